@@ -1,0 +1,7 @@
+//! The provider catalog as data (embedded `catalog.toml` plus user-defined custom nodes) and the
+//! pure parts of talking to a provider: endpoint URLs and authentication headers. No IO, no routing.
+
+pub mod catalog;
+pub mod upstream;
+
+pub use catalog::{AuthStyle, Catalog, CatalogError, ModelSpec, ModelType, ProviderSpec};

@@ -1,0 +1,84 @@
+//! The request log: rows leave the hot path through a bounded channel and are written in batches,
+//! one transaction per batch; when the channel is full a row is dropped (and counted) rather than
+//! slowing a request down.
+
+use crate::Store;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// One proxied request, as logged.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RequestLog {
+    pub request_id: String,
+    pub ts: i64,
+    pub method: String,
+    pub path: String,
+    pub client_format: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub connection_id: Option<String>,
+    pub upstream_model: Option<String>,
+    pub stream: bool,
+    pub status: u16,
+    pub latency_ms: i64,
+    pub ttfb_ms: Option<i64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub api_key_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Sending side of the log channel; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LogWriter {
+    tx: mpsc::Sender<RequestLog>,
+    dropped: Arc<AtomicU64>,
+}
+
+const BATCH: usize = 256;
+
+impl LogWriter {
+    /// Spawn the batch writer. It stops (after writing everything queued) when every
+    /// `LogWriter` clone is dropped; await the returned handle to flush on shutdown.
+    pub fn spawn(store: Store, capacity: usize, retain_rows: i64) -> (LogWriter, JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<RequestLog>(capacity.max(1));
+        let handle = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut written: u64 = 0;
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let n = batch.len() as u64;
+                if let Err(e) = store.insert_logs(&batch).await {
+                    tracing::warn!(error = %e, rows = batch.len(), "request log batch not written");
+                }
+                batch.clear();
+                let before = written;
+                written += n;
+                // prune roughly every 1000 rows
+                if before / 1000 != written / 1000 {
+                    if let Err(e) = store.prune_logs(retain_rows).await {
+                        tracing::warn!(error = %e, "request log pruning failed");
+                    }
+                }
+                // let bursts coalesce into bigger transactions
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        (LogWriter { tx, dropped: Arc::new(AtomicU64::new(0)) }, handle)
+    }
+
+    /// Queue a row without waiting; drops it when the queue is full.
+    pub fn log(&self, row: RequestLog) {
+        if self.tx.try_send(row).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Rows dropped because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}

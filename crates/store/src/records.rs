@@ -1,0 +1,116 @@
+//! Row types returned and accepted by the store.
+
+use crate::Secret;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where a row came from: the management API/dashboard, or the declarative config file.
+pub const SOURCE_API: &str = "api";
+pub const SOURCE_CONFIG: &str = "config";
+
+/// One account or key of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    pub priority: i64,
+    pub enabled: bool,
+    #[serde(skip)]
+    pub secret: Option<Secret>,
+    pub base_url: Option<String>,
+    pub settings: Value,
+    pub source: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Fields to create or replace a connection.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionInput {
+    pub provider: String,
+    pub name: String,
+    pub priority: i64,
+    pub enabled: bool,
+    pub secret: Option<Secret>,
+    pub base_url: Option<String>,
+    pub settings: Value,
+}
+
+/// A partial update; `None` leaves a field as it is. `secret: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub priority: Option<i64>,
+    pub enabled: Option<bool>,
+    pub secret: Option<Option<Secret>>,
+    pub base_url: Option<Option<String>>,
+    pub settings: Option<Value>,
+}
+
+/// A user-defined provider at any base URL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProviderNode {
+    pub id: String,
+    pub prefix: String,
+    pub name: String,
+    pub format: String,
+    pub base_url: String,
+    pub auth: String,
+    pub headers: Value,
+    #[serde(default = "default_source")]
+    pub source: String,
+}
+
+/// A model id added to a provider at run time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProviderModel {
+    pub provider: String,
+    pub model: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default = "default_source")]
+    pub source: String,
+}
+
+/// A user override of a built-in provider.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProviderSetting {
+    pub provider: String,
+    pub enabled: bool,
+    pub base_url: Option<String>,
+    #[serde(default = "default_source")]
+    pub source: String,
+}
+
+/// A named, ordered list of models usable as one model name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Combo {
+    pub id: String,
+    pub name: String,
+    pub strategy: String,
+    pub enabled: bool,
+    pub models: Vec<String>,
+    #[serde(default = "default_source")]
+    pub source: String,
+}
+
+/// A gateway API key as listed (never the key itself).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    /// `sk-or-ab…wxyz`
+    pub masked: String,
+    pub source: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub request_count: i64,
+}
+
+fn default_source() -> String {
+    SOURCE_API.to_string()
+}

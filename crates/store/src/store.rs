@@ -1,0 +1,725 @@
+//! The `Store` handle: connection pool, migrations and the typed queries of every table.
+
+use crate::crypto::{hash_api_key, mask, Cipher, Secret};
+use crate::migrations::MIGRATIONS;
+use crate::records::*;
+use crate::{new_id, now_ms, RequestLog, Result, StoreError};
+use rand::RngCore;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    cipher: Cipher,
+}
+
+fn json_text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn parse_json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl Store {
+    /// Open (creating if needed) the SQLite database at `path`: WAL journal, foreign keys on,
+    /// 5 s busy timeout, file mode 0600; migrations applied.
+    pub async fn open(path: &Path, cipher: Cipher) -> Result<Store> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(StoreError::Db)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(opts)
+            .await?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        let store = Store { pool, cipher };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied database migration");
+        }
+        Ok(())
+    }
+
+    /// Readiness probe.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Checkpoint the WAL and close every connection.
+    pub async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        self.pool.close().await;
+    }
+
+    pub fn cipher(&self) -> &Cipher {
+        &self.cipher
+    }
+
+    // ---------------------------------------------------------------- connections
+
+    fn connection_from_row(&self, r: &SqliteRow) -> Result<Connection> {
+        let secret_enc: Option<String> = r.try_get("secret_enc")?;
+        let secret = match secret_enc {
+            Some(enc) => Some(self.cipher.decrypt(&enc)?),
+            None => None,
+        };
+        Ok(Connection {
+            id: r.try_get("id")?,
+            provider: r.try_get("provider")?,
+            name: r.try_get("name")?,
+            priority: r.try_get("priority")?,
+            enabled: r.try_get("enabled")?,
+            secret,
+            base_url: r.try_get("base_url")?,
+            settings: parse_json(&r.try_get::<String, _>("settings")?),
+            source: r.try_get("source")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    }
+
+    fn encrypt_opt(&self, s: Option<&Secret>) -> Result<Option<String>> {
+        s.filter(|s| !s.is_empty()).map(|s| self.cipher.encrypt(s.expose())).transpose()
+    }
+
+    pub async fn list_connections(&self) -> Result<Vec<Connection>> {
+        sqlx::query("SELECT * FROM connections ORDER BY provider, priority, created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| self.connection_from_row(r))
+            .collect()
+    }
+
+    pub async fn get_connection(&self, id: &str) -> Result<Connection> {
+        let row = sqlx::query("SELECT * FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("connection `{id}`")))?;
+        self.connection_from_row(&row)
+    }
+
+    pub async fn create_connection(&self, input: ConnectionInput, source: &str) -> Result<Connection> {
+        let id = new_id("conn");
+        let now = now_ms();
+        let res = sqlx::query(
+            "INSERT INTO connections (id, provider, name, priority, enabled, secret_enc, base_url, settings, source, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(&id)
+        .bind(&input.provider)
+        .bind(&input.name)
+        .bind(input.priority)
+        .bind(input.enabled)
+        .bind(self.encrypt_opt(input.secret.as_ref())?)
+        .bind(&input.base_url)
+        .bind(json_text(&input.settings))
+        .bind(source)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "connection `{}` of provider `{}`",
+                input.name, input.provider
+            ))),
+            Err(e) => Err(e.into()),
+            Ok(_) => self.get_connection(&id).await,
+        }
+    }
+
+    /// Create or replace the connection named `input.name` of `input.provider` (config apply).
+    pub async fn upsert_connection(&self, input: ConnectionInput, source: &str) -> Result<Connection> {
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM connections WHERE provider = $1 AND name = $2")
+                .bind(&input.provider)
+                .bind(&input.name)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(id) = existing else {
+            return self.create_connection(input, source).await;
+        };
+        sqlx::query(
+            "UPDATE connections SET priority = $2, enabled = $3, secret_enc = $4, base_url = $5, settings = $6, source = $7, updated_at = $8 WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(input.priority)
+        .bind(input.enabled)
+        .bind(self.encrypt_opt(input.secret.as_ref())?)
+        .bind(&input.base_url)
+        .bind(json_text(&input.settings))
+        .bind(source)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        self.get_connection(&id).await
+    }
+
+    pub async fn update_connection(&self, id: &str, patch: ConnectionPatch) -> Result<Connection> {
+        let cur = self.get_connection(id).await?;
+        let secret = match patch.secret {
+            Some(s) => s,
+            None => cur.secret,
+        };
+        let res = sqlx::query(
+            "UPDATE connections SET name = $2, priority = $3, enabled = $4, secret_enc = $5, base_url = $6, settings = $7, updated_at = $8 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(patch.name.unwrap_or(cur.name))
+        .bind(patch.priority.unwrap_or(cur.priority))
+        .bind(patch.enabled.unwrap_or(cur.enabled))
+        .bind(self.encrypt_opt(secret.as_ref())?)
+        .bind(patch.base_url.unwrap_or(cur.base_url))
+        .bind(json_text(&patch.settings.unwrap_or(cur.settings)))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict("a connection with that name".into()))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => self.get_connection(id).await,
+        }
+    }
+
+    pub async fn delete_connection(&self, id: &str) -> Result<()> {
+        let n = sqlx::query("DELETE FROM connections WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("connection `{id}`")));
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- custom nodes
+
+    pub async fn list_nodes(&self) -> Result<Vec<ProviderNode>> {
+        sqlx::query("SELECT * FROM provider_nodes ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ProviderNode {
+                    id: r.try_get("id")?,
+                    prefix: r.try_get("prefix")?,
+                    name: r.try_get("name")?,
+                    format: r.try_get("format")?,
+                    base_url: r.try_get("base_url")?,
+                    auth: r.try_get("auth")?,
+                    headers: parse_json(&r.try_get::<String, _>("headers")?),
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Insert or replace a node by id. A prefix already used by another node is a conflict.
+    pub async fn upsert_node(&self, node: &ProviderNode) -> Result<()> {
+        let now = now_ms();
+        let res = sqlx::query(
+            "INSERT INTO provider_nodes (id, prefix, name, format, base_url, auth, headers, source, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             ON CONFLICT (id) DO UPDATE SET prefix = excluded.prefix, name = excluded.name, format = excluded.format,
+               base_url = excluded.base_url, auth = excluded.auth, headers = excluded.headers, source = excluded.source,
+               updated_at = excluded.updated_at",
+        )
+        .bind(&node.id)
+        .bind(&node.prefix)
+        .bind(&node.name)
+        .bind(&node.format)
+        .bind(&node.base_url)
+        .bind(&node.auth)
+        .bind(json_text(&node.headers))
+        .bind(&node.source)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("node prefix `{}`", node.prefix)))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    pub async fn delete_node(&self, id: &str) -> Result<()> {
+        let n = sqlx::query("DELETE FROM provider_nodes WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("custom node `{id}`")));
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- custom models
+
+    pub async fn list_models(&self) -> Result<Vec<ProviderModel>> {
+        sqlx::query("SELECT * FROM provider_models ORDER BY provider, created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ProviderModel {
+                    provider: r.try_get("provider")?,
+                    model: r.try_get("model")?,
+                    kind: r.try_get("kind")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn upsert_model(&self, m: &ProviderModel) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO provider_models (provider, model, kind, source, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (provider, model) DO UPDATE SET kind = excluded.kind, source = excluded.source",
+        )
+        .bind(&m.provider)
+        .bind(&m.model)
+        .bind(&m.kind)
+        .bind(&m.source)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_model(&self, provider: &str, model: &str) -> Result<()> {
+        let n = sqlx::query("DELETE FROM provider_models WHERE provider = $1 AND model = $2")
+            .bind(provider)
+            .bind(model)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("custom model `{provider}/{model}`")));
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- provider overrides
+
+    pub async fn list_provider_settings(&self) -> Result<Vec<ProviderSetting>> {
+        sqlx::query("SELECT * FROM provider_settings ORDER BY provider")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ProviderSetting {
+                    provider: r.try_get("provider")?,
+                    enabled: r.try_get("enabled")?,
+                    base_url: r.try_get("base_url")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn upsert_provider_setting(&self, s: &ProviderSetting) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO provider_settings (provider, enabled, base_url, source, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (provider) DO UPDATE SET enabled = excluded.enabled, base_url = excluded.base_url,
+               source = excluded.source, updated_at = excluded.updated_at",
+        )
+        .bind(&s.provider)
+        .bind(s.enabled)
+        .bind(&s.base_url)
+        .bind(&s.source)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_provider_setting(&self, provider: &str) -> Result<()> {
+        sqlx::query("DELETE FROM provider_settings WHERE provider = $1")
+            .bind(provider)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- combos
+
+    fn combo_from_row(r: &SqliteRow) -> Result<Combo> {
+        let models: Vec<String> =
+            serde_json::from_str(&r.try_get::<String, _>("models")?).unwrap_or_default();
+        Ok(Combo {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            strategy: r.try_get("strategy")?,
+            enabled: r.try_get("enabled")?,
+            models,
+            source: r.try_get("source")?,
+        })
+    }
+
+    pub async fn list_combos(&self) -> Result<Vec<Combo>> {
+        sqlx::query("SELECT * FROM combos ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Self::combo_from_row)
+            .collect()
+    }
+
+    pub async fn get_combo(&self, id: &str) -> Result<Combo> {
+        let row = sqlx::query("SELECT * FROM combos WHERE id = $1 OR name = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("combo `{id}`")))?;
+        Self::combo_from_row(&row)
+    }
+
+    /// Insert or replace a combo, matched by name. Returns the stored combo.
+    pub async fn upsert_combo(&self, c: &Combo) -> Result<Combo> {
+        let now = now_ms();
+        let id = if c.id.is_empty() { new_id("combo") } else { c.id.clone() };
+        let res = sqlx::query(
+            "INSERT INTO combos (id, name, strategy, enabled, models, source, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, enabled = excluded.enabled,
+               models = excluded.models, source = excluded.source, updated_at = excluded.updated_at",
+        )
+        .bind(&id)
+        .bind(&c.name)
+        .bind(&c.strategy)
+        .bind(c.enabled)
+        .bind(serde_json::to_string(&c.models).unwrap_or_else(|_| "[]".into()))
+        .bind(&c.source)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("combo id `{id}`")))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => self.get_combo(&c.name).await,
+        }
+    }
+
+    /// Replace the combo with id `id` (renaming allowed).
+    pub async fn update_combo(&self, id: &str, c: &Combo) -> Result<Combo> {
+        let res = sqlx::query(
+            "UPDATE combos SET name = $2, strategy = $3, enabled = $4, models = $5, updated_at = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&c.name)
+        .bind(&c.strategy)
+        .bind(c.enabled)
+        .bind(serde_json::to_string(&c.models).unwrap_or_else(|_| "[]".into()))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("combo `{}`", c.name)))
+            }
+            Err(e) => Err(e.into()),
+            Ok(r) if r.rows_affected() == 0 => Err(StoreError::NotFound(format!("combo `{id}`"))),
+            Ok(_) => self.get_combo(id).await,
+        }
+    }
+
+    pub async fn delete_combo(&self, id: &str) -> Result<()> {
+        let n = sqlx::query("DELETE FROM combos WHERE id = $1 OR name = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("combo `{id}`")));
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- gateway keys
+
+    fn key_from_row(r: &SqliteRow) -> Result<ApiKey> {
+        let prefix: String = r.try_get("prefix")?;
+        let last4: String = r.try_get("last4")?;
+        Ok(ApiKey {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            key_hash: r.try_get("key_hash")?,
+            masked: format!("{prefix}…{last4}"),
+            source: r.try_get("source")?,
+            created_at: r.try_get("created_at")?,
+            revoked_at: r.try_get("revoked_at")?,
+            last_used_at: r.try_get("last_used_at")?,
+            request_count: r.try_get("request_count")?,
+        })
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<ApiKey>> {
+        sqlx::query("SELECT * FROM api_keys ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Self::key_from_row)
+            .collect()
+    }
+
+    /// Generate a new key. The plaintext is returned once and never stored.
+    pub async fn create_key(&self, name: &str) -> Result<(ApiKey, Secret)> {
+        let mut raw = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let key = format!("sk-or-{}", hex::encode(raw));
+        let rec = self.insert_key(&new_id("key"), name, &key, SOURCE_API).await?;
+        Ok((rec, Secret::new(key)))
+    }
+
+    /// Store a key whose value the user chose (declarative config). Matched by name within the
+    /// config source: the same name with the same value is left as it is.
+    pub async fn import_key(&self, name: &str, key: &str, source: &str) -> Result<ApiKey> {
+        let hash = hash_api_key(key);
+        let existing = sqlx::query("SELECT * FROM api_keys WHERE name = $1 AND source = $2")
+            .bind(name)
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = existing {
+            let rec = Self::key_from_row(&row)?;
+            if rec.key_hash == hash && rec.revoked_at.is_none() {
+                return Ok(rec);
+            }
+            sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(&rec.id).execute(&self.pool).await?;
+        }
+        self.insert_key(&new_id("key"), name, key, source).await
+    }
+
+    async fn insert_key(&self, id: &str, name: &str, key: &str, source: &str) -> Result<ApiKey> {
+        if key.len() < 16 {
+            return Err(StoreError::Invalid("a gateway key must be at least 16 characters".into()));
+        }
+        let prefix: String = key.chars().take(8).collect();
+        let last4: String = key.chars().skip(key.chars().count().saturating_sub(4)).collect();
+        let res = sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, prefix, last4, source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(hash_api_key(key))
+        .bind(prefix)
+        .bind(last4)
+        .bind(source)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict("a gateway key with that value".into()))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => {
+                let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Self::key_from_row(&row)
+            }
+        }
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> Result<()> {
+        let n = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("active gateway key `{id}`")));
+        }
+        Ok(())
+    }
+
+    pub async fn delete_key(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- settings
+
+    pub async fn settings(&self) -> Result<BTreeMap<String, (Value, String)>> {
+        let rows = sqlx::query("SELECT key, value, source FROM settings")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("key")?,
+                    (parse_json(&r.try_get::<String, _>("value")?), r.try_get("source")?),
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &Value, source: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, source, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, source = excluded.source, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(json_text(value))
+        .bind(source)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_setting(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- request log
+
+    /// Write a batch of request-log rows in one transaction, and count key usage.
+    pub async fn insert_logs(&self, rows: &[RequestLog]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id,
+                   upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(&r.request_id)
+            .bind(r.ts)
+            .bind(&r.method)
+            .bind(&r.path)
+            .bind(&r.client_format)
+            .bind(&r.model)
+            .bind(&r.provider)
+            .bind(&r.connection_id)
+            .bind(&r.upstream_model)
+            .bind(r.stream)
+            .bind(r.status as i64)
+            .bind(r.latency_ms)
+            .bind(r.ttfb_ms)
+            .bind(r.input_tokens)
+            .bind(r.output_tokens)
+            .bind(&r.api_key_id)
+            .bind(&r.error)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(key) = &r.api_key_id {
+                sqlx::query(
+                    "UPDATE api_keys SET request_count = request_count + 1, last_used_at = $2 WHERE id = $1",
+                )
+                .bind(key)
+                .bind(r.ts)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keep only the newest `retain` rows.
+    pub async fn prune_logs(&self, retain: i64) -> Result<()> {
+        sqlx::query("DELETE FROM request_logs WHERE id <= (SELECT MAX(id) FROM request_logs) - $1")
+            .bind(retain)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` rows, newest first.
+    pub async fn recent_logs(&self, limit: i64) -> Result<Vec<RequestLog>> {
+        let rows = sqlx::query("SELECT * FROM request_logs ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RequestLog {
+                    request_id: r.try_get("request_id")?,
+                    ts: r.try_get("ts")?,
+                    method: r.try_get("method")?,
+                    path: r.try_get("path")?,
+                    client_format: r.try_get("client_format")?,
+                    model: r.try_get("model")?,
+                    provider: r.try_get("provider")?,
+                    connection_id: r.try_get("connection_id")?,
+                    upstream_model: r.try_get("upstream_model")?,
+                    stream: r.try_get("stream")?,
+                    status: r.try_get::<i64, _>("status")? as u16,
+                    latency_ms: r.try_get("latency_ms")?,
+                    ttfb_ms: r.try_get("ttfb_ms")?,
+                    input_tokens: r.try_get("input_tokens")?,
+                    output_tokens: r.try_get("output_tokens")?,
+                    api_key_id: r.try_get("api_key_id")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Mask helper re-exported for API responses.
+pub fn masked(secret: &Option<Secret>) -> Option<String> {
+    secret.as_ref().map(|s| mask(s.expose()))
+}
