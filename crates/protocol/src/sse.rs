@@ -65,6 +65,9 @@ impl SseParser {
         mut chunk: &[u8],
         mut on_event: impl FnMut(SseEvent),
     ) -> Result<(), LineTooLong> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
         if self.after_cr {
             self.after_cr = false;
             if let Some(b'\n') = chunk.first() {

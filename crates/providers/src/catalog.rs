@@ -17,6 +17,10 @@ pub enum AuthStyle {
     XGoogApiKey,
     /// `Authorization: Token KEY`
     Token,
+    /// `Authorization: KEY` (no scheme)
+    Raw,
+    /// `xi-api-key: KEY`
+    XiApiKey,
     /// No credential.
     None,
 }
@@ -176,11 +180,24 @@ pub fn validate_spec(p: &ProviderSpec) -> Result<(), CatalogError> {
     if !ident_ok(&p.alias) {
         return bad("alias must be 1-64 characters of [A-Za-z0-9._-]");
     }
-    if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
-        return bad("base_url must start with http:// or https://");
+    if let Err(m) = validate_spec_url(&p.base_url) {
+        return bad(&m);
     }
     if p.base_url.ends_with('/') {
         return bad("base_url must not end with '/'");
+    }
+    Ok(())
+}
+
+/// A base URL must be absolute http(s) with a host.
+pub fn validate_spec_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("`{url}` has no host"));
     }
     Ok(())
 }

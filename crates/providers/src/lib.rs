@@ -4,4 +4,6 @@
 pub mod catalog;
 pub mod upstream;
 
-pub use catalog::{AuthStyle, Catalog, CatalogError, ModelSpec, ModelType, ProviderSpec};
+pub use catalog::{
+    validate_spec, validate_spec_url, AuthStyle, Catalog, CatalogError, ModelSpec, ModelType, ProviderSpec,
+};

@@ -40,6 +40,8 @@ pub fn auth_headers(style: AuthStyle, secret: Option<&str>) -> Option<(&'static 
         AuthStyle::Token => Some(("authorization", format!("Token {secret}"))),
         AuthStyle::XApiKey => Some(("x-api-key", secret.to_string())),
         AuthStyle::XGoogApiKey => Some(("x-goog-api-key", secret.to_string())),
+        AuthStyle::Raw => Some(("authorization", secret.to_string())),
+        AuthStyle::XiApiKey => Some(("xi-api-key", secret.to_string())),
         AuthStyle::None => None,
     }
 }
