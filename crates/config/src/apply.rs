@@ -33,7 +33,7 @@ pub struct ApplySummary {
 fn resolve_secret(
     value: &str,
     path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Secret, ConfigError> {
     match value.strip_prefix("env:") {
         Some(var) => env(var.trim())
@@ -78,7 +78,7 @@ pub async fn apply(
     cfg: &ConfigFile,
     store: &Store,
     catalog: &Catalog,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<ApplySummary, ConfigError> {
     // ------------------------------------------------------------ prepare (no writes)
     let settings = cfg.settings.as_ref().map(|s| s.entries()).unwrap_or_default();

@@ -2,7 +2,7 @@
 //! strict parsing (unknown keys are errors naming their path), `env:VAR` secret references,
 //! validation before anything is written, and an idempotent apply to the store.
 
-mod apply;
+pub mod apply;
 mod file;
 pub mod settings;
 

@@ -1,1 +1,80 @@
-//! placeholder
+//! The HTTP face of OmniRoute: an axum app with thin handlers for the client API (`/v1`), the
+//! management API (`/api`), liveness and readiness probes, and the request-id, auth and admin
+//! middleware. Business logic lives in the routing, providers and store crates.
+
+pub mod api;
+pub mod error;
+pub mod middleware;
+pub mod proxy;
+pub mod state;
+
+pub use state::{AppState, StateOptions};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The whole application.
+pub fn app(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/chat/completions", post(proxy::chat_completions))
+        .route("/providers/{provider}/chat/completions", post(proxy::pinned_chat_completions))
+        .route("/models", get(proxy::list_models))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::gateway_auth));
+    let api = api::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::admin_guard));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .nest("/v1", v1)
+        .nest("/api", api)
+        .fallback(proxy::not_found)
+        // the proxy enforces its own, configurable limit; the API bodies are small
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(state)
+}
+
+/// Liveness: the process serves HTTP. No auth.
+async fn health() -> impl IntoResponse {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Readiness: the store answers and the gateway is not draining.
+async fn ready(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    if !st.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"})));
+    }
+    match st.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "store unavailable"})))
+        }
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let st = state.clone();
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            st.ready.store(false, Ordering::Relaxed);
+        })
+        .await
+}

@@ -1,0 +1,569 @@
+//! The management API under `/api` (JSON): connections (secrets write-only, masked on read),
+//! custom nodes, custom models, the model catalog, combos, gateway keys, settings, config reload,
+//! request logs and connection tests. Every change refreshes the live snapshot before returning.
+
+use crate::error::{store_error, HttpError};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use omniroute_config::apply::STRATEGIES;
+use omniroute_config::GatewaySettings;
+use omniroute_protocol::{ApiError, ApiFormat};
+use omniroute_providers::upstream::{auth_headers, endpoint_url, models_url, Operation};
+use omniroute_providers::{validate_spec_url, AuthStyle, ModelType};
+use omniroute_store::{
+    masked, Combo, Connection, ConnectionInput, ConnectionPatch, ProviderModel, ProviderNode, Secret,
+    SOURCE_API,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+type ApiResult<T = Json<Value>> = Result<T, HttpError>;
+type St = State<Arc<AppState>>;
+
+/// The `/api` routes (mounted behind the admin guard).
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/providers", get(list_providers))
+        .route("/connections", get(list_connections).post(create_connection))
+        .route(
+            "/connections/{id}",
+            get(get_connection).patch(update_connection).put(update_connection).delete(delete_connection),
+        )
+        .route("/connections/{id}/test", post(test_connection))
+        .route("/provider-nodes", get(list_nodes).post(create_node))
+        .route("/provider-nodes/{id}", axum::routing::put(update_node).delete(delete_node))
+        .route("/provider-models", get(list_models).post(add_model).delete(delete_model))
+        .route("/models/catalog", get(catalog))
+        .route("/combos", get(list_combos).post(create_combo))
+        .route("/combos/{id}", get(get_combo).put(update_combo).delete(delete_combo))
+        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys/{id}", axum::routing::delete(revoke_key))
+        .route("/settings", get(get_settings).patch(patch_settings).put(patch_settings))
+        .route("/settings/{key}", axum::routing::delete(reset_setting))
+        .route("/config/reload", post(reload_config))
+        .route("/logs", get(logs))
+        .route("/health", get(health))
+}
+
+fn bad(msg: impl Into<String>) -> HttpError {
+    HttpError::openai(ApiError::invalid(msg))
+}
+
+async fn refresh(st: &AppState) -> Result<(), HttpError> {
+    st.refresh().await.map_err(|e| HttpError::openai(store_error(e)))
+}
+
+/// Parse a JSON body with a clear 400 in OpenAI error format (instead of axum's plain-text one).
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
+    serde_json::from_slice(body).map_err(|e| bad(format!("invalid request body: {e}")))
+}
+
+// ------------------------------------------------------------------ providers
+
+async fn list_providers(State(st): St) -> ApiResult {
+    let snap = st.snapshot.load();
+    let list: Vec<Value> = snap
+        .resolver
+        .providers()
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id, "alias": p.alias, "name": p.name, "format": p.format,
+                "base_url": p.base_url, "auth": p.auth, "custom": p.custom,
+                "enabled": !snap.resolver.is_disabled(&p.id),
+                "connections": snap.connections.get(&p.id).map_or(0, Vec::len),
+                "models": p.models.len(), "website": p.website,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "providers": list })))
+}
+
+// ------------------------------------------------------------------ connections
+
+fn connection_json(c: &Connection) -> Value {
+    json!({
+        "id": c.id, "provider": c.provider, "name": c.name, "priority": c.priority,
+        "enabled": c.enabled, "api_key": masked(&c.secret), "has_api_key": c.secret.is_some(),
+        "base_url": c.base_url, "settings": c.settings, "source": c.source,
+        "created_at": c.created_at, "updated_at": c.updated_at,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionBody {
+    provider: Option<String>,
+    name: Option<String>,
+    priority: Option<i64>,
+    enabled: Option<bool>,
+    #[serde(alias = "apiKey", alias = "token")]
+    api_key: Option<Option<String>>,
+    base_url: Option<Option<String>>,
+    settings: Option<Value>,
+}
+
+fn provider_id(st: &AppState, name: &str) -> Result<String, HttpError> {
+    st.snapshot
+        .load()
+        .resolver
+        .provider(name)
+        .map(|p| p.id.clone())
+        .ok_or_else(|| bad(format!("unknown provider `{name}`")))
+}
+
+fn check_base_url(u: &Option<String>) -> Result<Option<String>, HttpError> {
+    match u {
+        None => Ok(None),
+        Some(u) if u.trim().is_empty() => Ok(None),
+        Some(u) => {
+            validate_spec_url(u).map_err(bad)?;
+            Ok(Some(u.trim_end_matches('/').to_string()))
+        }
+    }
+}
+
+async fn list_connections(State(st): St) -> ApiResult {
+    let list = st.store.list_connections().await?;
+    Ok(Json(json!({ "connections": list.iter().map(connection_json).collect::<Vec<_>>() })))
+}
+
+async fn get_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(connection_json(&st.store.get_connection(&id).await?)))
+}
+
+async fn create_connection(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let b: ConnectionBody = parse_body(&body)?;
+    let provider = provider_id(&st, b.provider.as_deref().ok_or_else(|| bad("`provider` is required"))?)?;
+    let name = b.name.unwrap_or_else(|| "default".into());
+    if name.trim().is_empty() {
+        return Err(bad("`name` must not be empty"));
+    }
+    let settings = b.settings.unwrap_or_else(|| json!({}));
+    if !settings.is_object() {
+        return Err(bad("`settings` must be an object"));
+    }
+    let input = ConnectionInput {
+        provider,
+        name,
+        priority: b.priority.unwrap_or(0),
+        enabled: b.enabled.unwrap_or(true),
+        secret: b.api_key.flatten().filter(|k| !k.is_empty()).map(Secret::new),
+        base_url: check_base_url(&b.base_url.flatten())?,
+        settings,
+    };
+    let c = st.store.create_connection(input, SOURCE_API).await?;
+    refresh(&st).await?;
+    Ok((StatusCode::CREATED, Json(connection_json(&c))))
+}
+
+async fn update_connection(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
+    let b: ConnectionBody = parse_body(&body)?;
+    if b.provider.is_some() {
+        return Err(bad("a connection's provider cannot be changed; create a new connection"));
+    }
+    if matches!(&b.settings, Some(s) if !s.is_object()) {
+        return Err(bad("`settings` must be an object"));
+    }
+    let patch = ConnectionPatch {
+        name: b.name,
+        priority: b.priority,
+        enabled: b.enabled,
+        secret: b.api_key.map(|k| k.filter(|k| !k.is_empty()).map(Secret::new)),
+        base_url: match b.base_url {
+            None => None,
+            Some(u) => Some(check_base_url(&u)?),
+        },
+        settings: b.settings,
+    };
+    let c = st.store.update_connection(&id, patch).await?;
+    refresh(&st).await?;
+    Ok(Json(connection_json(&c)))
+}
+
+async fn delete_connection(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    st.store.delete_connection(&id).await?;
+    refresh(&st).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Check a connection against its upstream: the model list when the provider has one, else a
+/// one-token completion in the provider's native format.
+async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
+    let c = st.store.get_connection(&id).await?;
+    let snap = st.snapshot.load_full();
+    let spec = snap
+        .resolver
+        .provider(&c.provider)
+        .cloned()
+        .ok_or_else(|| bad(format!("provider `{}` no longer exists", c.provider)))?;
+    let base = c.base_url.clone().unwrap_or_else(|| spec.base_url.clone());
+    let secret = c.secret.as_ref().map(|s| s.expose());
+    let started = std::time::Instant::now();
+    let (method, req) = if let Some(url) = models_url(&spec, &base) {
+        ("models", snap.http.get(url))
+    } else {
+        let model = spec
+            .models
+            .iter()
+            .find(|m| m.kind == ModelType::Chat)
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let body = match spec.format {
+            ApiFormat::Openai => json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}),
+            ApiFormat::Anthropic => json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}),
+            ApiFormat::Gemini => json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 1}}),
+            ApiFormat::Responses => json!({"model": model, "max_output_tokens": 16, "input": "hi"}),
+        };
+        let url = endpoint_url(spec.format, &base, &model, Operation::Generate { stream: false });
+        ("completion", snap.http.post(url).json(&body))
+    };
+    let mut req = req.timeout(Duration::from_secs(20));
+    if let Some((k, v)) = auth_headers(spec.auth, secret) {
+        req = req.header(k, v);
+    }
+    for (k, v) in &spec.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let result = match req.send().await {
+        Err(e) => json!({"ok": false, "method": method, "error": if e.is_timeout() { "timed out".to_string() } else if e.is_connect() { "unreachable".to_string() } else { "request failed".to_string() }}),
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.unwrap_or_default();
+            let ok = (200..300).contains(&status);
+            let mut out = json!({"ok": ok, "method": method, "status": status});
+            if ok && method == "models" {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let n = v.get("data").or_else(|| v.get("models")).and_then(Value::as_array).map(Vec::len);
+                out["models"] = json!(n);
+            }
+            if !ok {
+                out["error"] = json!(ApiError::upstream_message(&body).unwrap_or_else(|| format!("HTTP {status}")));
+            }
+            out
+        }
+    };
+    let mut result = result;
+    result["latency_ms"] = json!(started.elapsed().as_millis() as u64);
+    Ok(Json(result))
+}
+
+// ------------------------------------------------------------------ custom nodes
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeBody {
+    id: Option<String>,
+    prefix: Option<String>,
+    name: Option<String>,
+    format: String,
+    base_url: String,
+    auth: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+fn node_from_body(b: NodeBody, id: Option<String>) -> Result<ProviderNode, HttpError> {
+    let id = id.or(b.id).ok_or_else(|| bad("`id` is required"))?;
+    let ok_ident = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let prefix = b.prefix.unwrap_or_else(|| id.clone());
+    if !ok_ident(&id) || !ok_ident(&prefix) {
+        return Err(bad("`id` and `prefix` must be 1-64 characters of [A-Za-z0-9._-]"));
+    }
+    let format: ApiFormat = b.format.parse().map_err(bad)?;
+    let auth = match b.auth {
+        Some(a) => serde_json::from_value::<AuthStyle>(Value::String(a.clone()))
+            .map_err(|_| bad(format!("unknown auth `{a}`")))?,
+        None => AuthStyle::default_for(format),
+    };
+    validate_spec_url(&b.base_url).map_err(bad)?;
+    Ok(ProviderNode {
+        name: b.name.unwrap_or_else(|| id.clone()),
+        id,
+        prefix,
+        format: format.as_str().into(),
+        base_url: b.base_url.trim_end_matches('/').to_string(),
+        auth: serde_json::to_value(auth).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        headers: serde_json::to_value(b.headers).unwrap_or(Value::Null),
+        source: SOURCE_API.into(),
+    })
+}
+
+async fn list_nodes(State(st): St) -> ApiResult {
+    Ok(Json(json!({ "nodes": st.store.list_nodes().await? })))
+}
+
+async fn create_node(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let node = node_from_body(parse_body(&body)?, None)?;
+    if st.catalog.get(&node.prefix).is_some() || st.catalog.get(&node.id).is_some() {
+        return Err(bad(format!("`{}` is already a built-in provider", node.prefix)));
+    }
+    if st.store.list_nodes().await?.iter().any(|n| n.id == node.id) {
+        return Err(HttpError::openai(store_error(omniroute_store::StoreError::Conflict(format!("custom node `{}`", node.id)))));
+    }
+    st.store.upsert_node(&node).await?;
+    refresh(&st).await?;
+    Ok((StatusCode::CREATED, Json(json!(node))))
+}
+
+async fn update_node(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
+    let node = node_from_body(parse_body(&body)?, Some(id.clone()))?;
+    if !st.store.list_nodes().await?.iter().any(|n| n.id == id) {
+        return Err(HttpError::openai(ApiError::not_found(format!("custom node `{id}` not found"))));
+    }
+    if st.catalog.get(&node.prefix).is_some() {
+        return Err(bad(format!("`{}` is already a built-in provider", node.prefix)));
+    }
+    st.store.upsert_node(&node).await?;
+    refresh(&st).await?;
+    Ok(Json(json!(node)))
+}
+
+async fn delete_node(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    st.store.delete_node(&id).await?;
+    refresh(&st).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ------------------------------------------------------------------ custom models
+
+#[derive(Deserialize)]
+struct ModelQuery {
+    provider: Option<String>,
+    model: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelBody {
+    provider: String,
+    #[serde(alias = "id")]
+    model: String,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+async fn list_models(State(st): St, Query(q): Query<ModelQuery>) -> ApiResult {
+    let filter = match &q.provider {
+        Some(p) => Some(provider_id(&st, p)?),
+        None => None,
+    };
+    let list: Vec<ProviderModel> = st
+        .store
+        .list_models()
+        .await?
+        .into_iter()
+        .filter(|m| filter.as_ref().is_none_or(|p| &m.provider == p))
+        .collect();
+    Ok(Json(json!({ "models": list })))
+}
+
+async fn add_model(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let b: ModelBody = parse_body(&body)?;
+    let provider = provider_id(&st, &b.provider)?;
+    let kind = b.kind.unwrap_or_else(|| "chat".into());
+    if ModelType::parse(&kind).is_none() {
+        return Err(bad(format!("unknown model type `{kind}`")));
+    }
+    if b.model.trim().is_empty() {
+        return Err(bad("`model` must not be empty"));
+    }
+    let m = ProviderModel { provider, model: b.model.trim().to_string(), kind, source: SOURCE_API.into() };
+    st.store.upsert_model(&m).await?;
+    refresh(&st).await?;
+    Ok((StatusCode::CREATED, Json(json!(m))))
+}
+
+async fn delete_model(State(st): St, Query(q): Query<ModelQuery>) -> Result<StatusCode, HttpError> {
+    let (Some(p), Some(m)) = (q.provider, q.model) else {
+        return Err(bad("`provider` and `model` query parameters are required"));
+    };
+    st.store.delete_model(&provider_id(&st, &p)?, &m).await?;
+    refresh(&st).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/models/catalog`: models grouped by provider with their type.
+async fn catalog(State(st): St) -> ApiResult {
+    let snap = st.snapshot.load();
+    let custom = st.store.list_models().await?;
+    let providers: Vec<Value> = snap
+        .resolver
+        .providers()
+        .iter()
+        .map(|p| {
+            let models: Vec<Value> = p
+                .models
+                .iter()
+                .map(|m| {
+                    let is_custom = custom.iter().any(|c| c.provider == p.id && c.model == m.id);
+                    json!({"id": m.id, "model": format!("{}/{}", p.alias, m.id), "type": m.kind.as_str(), "custom": is_custom})
+                })
+                .collect();
+            json!({
+                "provider": p.id, "alias": p.alias, "name": p.name, "format": p.format,
+                "custom_node": p.custom, "enabled": !snap.resolver.is_disabled(&p.id),
+                "connected": snap.usable(&p.id), "models": models,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "providers": providers })))
+}
+
+// ------------------------------------------------------------------ combos
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComboBody {
+    name: String,
+    models: Vec<String>,
+    strategy: Option<String>,
+    enabled: Option<bool>,
+}
+
+fn combo_from_body(b: ComboBody, id: String) -> Result<Combo, HttpError> {
+    if b.name.is_empty() || b.name.contains('/') || b.name.len() > 64 {
+        return Err(bad("`name` must be 1-64 characters without '/'"));
+    }
+    if b.models.is_empty() || b.models.iter().any(|m| m.trim().is_empty()) {
+        return Err(bad("`models` must list at least one model"));
+    }
+    let strategy = b.strategy.unwrap_or_else(|| "priority".into());
+    if !STRATEGIES.contains(&strategy.as_str()) {
+        return Err(bad(format!("unknown strategy `{strategy}` (one of {})", STRATEGIES.join(", "))));
+    }
+    Ok(Combo { id, name: b.name, strategy, enabled: b.enabled.unwrap_or(true), models: b.models, source: SOURCE_API.into() })
+}
+
+async fn list_combos(State(st): St) -> ApiResult {
+    Ok(Json(json!({ "combos": st.store.list_combos().await? })))
+}
+
+async fn get_combo(State(st): St, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(json!(st.store.get_combo(&id).await?)))
+}
+
+async fn create_combo(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let c = combo_from_body(parse_body(&body)?, omniroute_store::new_id("combo"))?;
+    if st.store.list_combos().await?.iter().any(|x| x.name == c.name) {
+        return Err(HttpError::openai(store_error(omniroute_store::StoreError::Conflict(format!("combo `{}`", c.name)))));
+    }
+    let c = st.store.upsert_combo(&c).await?;
+    refresh(&st).await?;
+    Ok((StatusCode::CREATED, Json(json!(c))))
+}
+
+async fn update_combo(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
+    let current = st.store.get_combo(&id).await?;
+    let c = combo_from_body(parse_body(&body)?, current.id.clone())?;
+    let c = st.store.update_combo(&current.id, &c).await?;
+    refresh(&st).await?;
+    Ok(Json(json!(c)))
+}
+
+async fn delete_combo(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    st.store.delete_combo(&id).await?;
+    refresh(&st).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ------------------------------------------------------------------ gateway keys
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    name: Option<String>,
+}
+
+async fn list_keys(State(st): St) -> ApiResult {
+    Ok(Json(json!({ "keys": st.store.list_keys().await? })))
+}
+
+async fn create_key(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let b: KeyBody = if body.is_empty() { KeyBody { name: None } } else { parse_body(&body)? };
+    let name = b.name.unwrap_or_else(|| "default".into());
+    let (rec, key) = st.store.create_key(&name).await?;
+    refresh(&st).await?;
+    let mut v = json!(rec);
+    v["key"] = json!(key.expose());
+    v["note"] = json!("this is the only time the key is shown; store it now");
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn revoke_key(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    st.store.revoke_key(&id).await?;
+    refresh(&st).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ------------------------------------------------------------------ settings
+
+async fn get_settings(State(st): St) -> ApiResult {
+    let snap = st.snapshot.load();
+    Ok(Json(json!({
+        "settings": snap.settings,
+        "env_overrides": { "require_api_key": st.env_require_key },
+    })))
+}
+
+async fn patch_settings(State(st): St, body: axum::body::Bytes) -> ApiResult {
+    let v: Value = parse_body(&body)?;
+    let Value::Object(map) = v else { return Err(bad("the body must be an object of settings")) };
+    for (k, v) in &map {
+        GatewaySettings::validate_entry(k, v).map_err(|e| bad(format!("setting `{k}`: {e}")))?;
+    }
+    for (k, v) in &map {
+        st.store.set_setting(k, v, SOURCE_API).await?;
+    }
+    refresh(&st).await?;
+    get_settings(State(st)).await
+}
+
+async fn reset_setting(State(st): St, Path(key): Path<String>) -> Result<StatusCode, HttpError> {
+    if !GatewaySettings::keys().contains(&key) {
+        return Err(HttpError::openai(ApiError::not_found(format!("unknown setting `{key}`"))));
+    }
+    st.store.delete_setting(&key).await?;
+    refresh(&st).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reload_config(State(st): St) -> ApiResult {
+    match st.reload_config().await {
+        Ok(summary) => Ok(Json(json!({"reloaded": true, "config_file": st.config_path, "applied": summary}))),
+        Err(e) => Err(HttpError::openai(ApiError::invalid(format!("config not applied: {e}")).with_code("invalid_config"))),
+    }
+}
+
+// ------------------------------------------------------------------ logs & health
+
+#[derive(Deserialize)]
+struct LogQuery {
+    limit: Option<i64>,
+}
+
+async fn logs(State(st): St, Query(q): Query<LogQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(json!({ "logs": st.store.recent_logs(limit).await?, "dropped": st.logs.dropped() })))
+}
+
+async fn health(State(st): St) -> ApiResult {
+    let snap = st.snapshot.load();
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": st.started.elapsed().as_secs(),
+        "data_dir": st.data_dir,
+        "providers": snap.resolver.providers().len(),
+        "connected_providers": snap.connections.len(),
+        "log_rows_dropped": st.logs.dropped(),
+    })))
+}

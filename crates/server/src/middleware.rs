@@ -1,0 +1,160 @@
+//! Request-scoped middleware: `X-Request-Id` (accepted or generated, echoed, attached to every log
+//! line through a tracing span), gateway-key authentication for `/v1`, and the loopback-or-admin
+//! guard for `/api`.
+
+use crate::error::render;
+use crate::state::{AppState, KeyInfo};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use omniroute_protocol::{ApiError, ApiFormat, ErrorKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tracing::Instrument;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The id of the current request.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub Arc<str>);
+
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Accept or generate the request id, run the request inside a span carrying it, echo it.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id: Arc<str> = match req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        Some(v) if valid_request_id(v) => v.into(),
+        _ => uuid::Uuid::new_v4().simple().to_string().into(),
+    };
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+/// The client format implied by a `/v1` path, for rendering auth errors.
+pub fn format_for_path(path: &str) -> ApiFormat {
+    if path.starts_with("/v1/messages") {
+        ApiFormat::Anthropic
+    } else if path.starts_with("/v1beta") {
+        ApiFormat::Gemini
+    } else {
+        ApiFormat::Openai
+    }
+}
+
+/// The gateway key presented by the client, in any of the ways clients send it.
+pub fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if let Some(k) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+            return Some(k.trim());
+        }
+    }
+    for h in ["x-api-key", "x-goog-api-key"] {
+        if let Some(v) = headers.get(h).and_then(|v| v.to_str().ok()) {
+            return Some(v.trim());
+        }
+    }
+    query?.split('&').find_map(|kv| kv.strip_prefix("key="))
+}
+
+/// Gateway-key check for `/v1/*` (and `/v1beta/*`).
+pub async fn gateway_auth(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let snap = st.snapshot.load();
+    let presented = presented_key(req.headers(), req.uri().query());
+    let key: Option<KeyInfo> = presented.and_then(|k| snap.key(k)).cloned();
+    if snap.settings.require_api_key && key.is_none() {
+        let format = format_for_path(req.uri().path());
+        let msg = if presented.is_some() {
+            "invalid or revoked gateway API key"
+        } else {
+            "a gateway API key is required: send it as `Authorization: Bearer KEY`, `x-api-key` or `x-goog-api-key`"
+        };
+        tracing::info!(status = 401, "rejected: {msg}");
+        return render(
+            &ApiError::new(ErrorKind::Authentication, msg).with_code("invalid_api_key"),
+            format,
+        );
+    }
+    drop(snap);
+    if let Some(k) = key {
+        req.extensions_mut().insert(k);
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `/api` is reachable from loopback without proxy headers, or anywhere with the admin token.
+pub async fn admin_guard(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let headers = req.headers();
+    if let Some(token) = &st.admin_token {
+        let presented = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some(p) = presented {
+            if constant_time_eq(p.trim().as_bytes(), token.expose().as_bytes()) {
+                return next.run(req).await;
+            }
+            return render(
+                &ApiError::new(ErrorKind::Authentication, "invalid admin token"),
+                ApiFormat::Openai,
+            );
+        }
+    }
+    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
+    if peer.ip().is_loopback() && !proxied {
+        return next.run(req).await;
+    }
+    render(
+        &ApiError::new(
+            ErrorKind::PermissionDenied,
+            "the management API is only reachable from this machine, or with the admin token (OMNIROUTE_ADMIN_TOKEN)",
+        ),
+        ApiFormat::Openai,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_from_every_header_style() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer sk-1"));
+        assert_eq!(presented_key(&h, None), Some("sk-1"));
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("sk-2"));
+        assert_eq!(presented_key(&h, None), Some("sk-2"));
+        let mut h = HeaderMap::new();
+        h.insert("x-goog-api-key", HeaderValue::from_static("sk-3"));
+        assert_eq!(presented_key(&h, None), Some("sk-3"));
+        assert_eq!(presented_key(&HeaderMap::new(), Some("alt=sse&key=sk-4")), Some("sk-4"));
+        assert_eq!(presented_key(&HeaderMap::new(), Some("alt=sse")), None);
+    }
+
+    #[test]
+    fn request_id_validation() {
+        assert!(valid_request_id("abc-123"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("has space"));
+        assert!(!valid_request_id(&"x".repeat(129)));
+        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
+    }
+}
