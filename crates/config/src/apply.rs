@@ -14,8 +14,15 @@ use serde_json::Value;
 use std::collections::HashSet;
 
 /// Combo strategies the router understands.
-pub const STRATEGIES: &[&str] =
-    &["priority", "round-robin", "weighted", "random", "least-used", "cost-optimized", "p2c"];
+pub const STRATEGIES: &[&str] = &[
+    "priority",
+    "round-robin",
+    "weighted",
+    "random",
+    "least-used",
+    "cost-optimized",
+    "p2c",
+];
 
 /// What an apply did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -39,7 +46,12 @@ fn resolve_secret(
         Some(var) => env(var.trim())
             .filter(|v| !v.is_empty())
             .map(Secret::new)
-            .ok_or_else(|| ConfigError::at(path, format!("environment variable `{}` is not set", var.trim()))),
+            .ok_or_else(|| {
+                ConfigError::at(
+                    path,
+                    format!("environment variable `{}` is not set", var.trim()),
+                )
+            }),
         None => Ok(Secret::new(value)),
     }
 }
@@ -52,17 +64,24 @@ fn check_url(url: &str, path: &str) -> Result<String, ConfigError> {
 fn check_ident(s: &str, path: &str) -> Result<(), ConfigError> {
     let ok = !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(ConfigError::at(path, format!("`{s}` must be 1-64 characters of [A-Za-z0-9._-]")))
+        Err(ConfigError::at(
+            path,
+            format!("`{s}` must be 1-64 characters of [A-Za-z0-9._-]"),
+        ))
     }
 }
 
 fn parse_auth(s: &str, path: &str) -> Result<AuthStyle, ConfigError> {
     serde_json::from_value(Value::String(s.to_string())).map_err(|_| {
-        ConfigError::at(path, format!("unknown auth `{s}` (bearer, x-api-key, x-goog-api-key, token, none)"))
+        ConfigError::at(
+            path,
+            format!("unknown auth `{s}` (bearer, x-api-key, x-goog-api-key, token, none)"),
+        )
     })
 }
 
@@ -81,9 +100,14 @@ pub async fn apply(
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<ApplySummary, ConfigError> {
     // ------------------------------------------------------------ prepare (no writes)
-    let settings = cfg.settings.as_ref().map(|s| s.entries()).unwrap_or_default();
+    let settings = cfg
+        .settings
+        .as_ref()
+        .map(|s| s.entries())
+        .unwrap_or_default();
     for (k, v) in &settings {
-        GatewaySettings::validate_entry(k, v).map_err(|e| ConfigError::at(format!("settings.{k}"), e))?;
+        GatewaySettings::validate_entry(k, v)
+            .map_err(|e| ConfigError::at(format!("settings.{k}"), e))?;
     }
 
     let mut overrides = Vec::new();
@@ -92,7 +116,11 @@ pub async fn apply(
         let spec = catalog
             .get(id)
             .ok_or_else(|| ConfigError::at(&path, format!("unknown provider `{id}`")))?;
-        let base_url = o.base_url.as_deref().map(|u| check_url(u, &format!("{path}.base_url"))).transpose()?;
+        let base_url = o
+            .base_url
+            .as_deref()
+            .map(|u| check_url(u, &format!("{path}.base_url")))
+            .transpose()?;
         overrides.push(ProviderSetting {
             provider: spec.id.clone(),
             enabled: o.enabled,
@@ -112,13 +140,21 @@ pub async fn apply(
         let prefix = n.prefix.clone().unwrap_or_else(|| n.id.clone());
         check_ident(&prefix, &format!("{path}.prefix"))?;
         if catalog.get(&prefix).is_some() || catalog.get(&n.id).is_some() {
-            return Err(ConfigError::at(&path, format!("`{prefix}` is already a built-in provider")));
+            return Err(ConfigError::at(
+                &path,
+                format!("`{prefix}` is already a built-in provider"),
+            ));
         }
         if !prefixes.insert(prefix.clone()) {
-            return Err(ConfigError::at(format!("{path}.prefix"), format!("duplicate prefix `{prefix}`")));
+            return Err(ConfigError::at(
+                format!("{path}.prefix"),
+                format!("duplicate prefix `{prefix}`"),
+            ));
         }
-        let format: ApiFormat =
-            n.format.parse().map_err(|e: String| ConfigError::at(format!("{path}.format"), e))?;
+        let format: ApiFormat = n
+            .format
+            .parse()
+            .map_err(|e: String| ConfigError::at(format!("{path}.format"), e))?;
         let auth = match &n.auth {
             Some(a) => parse_auth(a, &format!("{path}.auth"))?,
             None => AuthStyle::default_for(format),
@@ -150,7 +186,10 @@ pub async fn apply(
         });
         for (j, m) in n.models.iter().enumerate() {
             if m.trim().is_empty() {
-                return Err(ConfigError::at(format!("{path}.models[{j}]"), "empty model id"));
+                return Err(ConfigError::at(
+                    format!("{path}.models[{j}]"),
+                    "empty model id",
+                ));
             }
             models.push(ProviderModel {
                 provider: n.id.clone(),
@@ -170,17 +209,26 @@ pub async fn apply(
             .iter()
             .find(|n| n.id == name || n.prefix == name)
             .or_else(|| {
-                stored_nodes.iter().find(|n| n.source != SOURCE_CONFIG && (n.id == name || n.prefix == name))
+                stored_nodes
+                    .iter()
+                    .find(|n| n.source != SOURCE_CONFIG && (n.id == name || n.prefix == name))
             })
             .map(|n| n.id.clone())
     };
 
     for (i, m) in cfg.models.iter().enumerate() {
         let path = format!("models[{i}]");
-        let provider = provider_id(&m.provider)
-            .ok_or_else(|| ConfigError::at(format!("{path}.provider"), format!("unknown provider `{}`", m.provider)))?;
+        let provider = provider_id(&m.provider).ok_or_else(|| {
+            ConfigError::at(
+                format!("{path}.provider"),
+                format!("unknown provider `{}`", m.provider),
+            )
+        })?;
         if ModelType::parse(&m.kind).is_none() {
-            return Err(ConfigError::at(format!("{path}.type"), format!("unknown model type `{}`", m.kind)));
+            return Err(ConfigError::at(
+                format!("{path}.type"),
+                format!("unknown model type `{}`", m.kind),
+            ));
         }
         if m.id.trim().is_empty() {
             return Err(ConfigError::at(format!("{path}.id"), "empty model id"));
@@ -196,20 +244,34 @@ pub async fn apply(
     let mut conns = node_conns;
     for (i, c) in cfg.connections.iter().enumerate() {
         let path = format!("connections[{i}]");
-        let provider = provider_id(&c.provider)
-            .ok_or_else(|| ConfigError::at(format!("{path}.provider"), format!("unknown provider `{}`", c.provider)))?;
+        let provider = provider_id(&c.provider).ok_or_else(|| {
+            ConfigError::at(
+                format!("{path}.provider"),
+                format!("unknown provider `{}`", c.provider),
+            )
+        })?;
         if c.name.trim().is_empty() {
             return Err(ConfigError::at(format!("{path}.name"), "empty name"));
         }
-        if conns.iter().any(|o| o.provider == provider && o.name == c.name) {
-            return Err(ConfigError::at(format!("{path}.name"), format!("duplicate connection `{}`", c.name)));
+        if conns
+            .iter()
+            .any(|o| o.provider == provider && o.name == c.name)
+        {
+            return Err(ConfigError::at(
+                format!("{path}.name"),
+                format!("duplicate connection `{}`", c.name),
+            ));
         }
         let secret = c
             .api_key
             .as_deref()
             .map(|k| resolve_secret(k, &format!("{path}.api_key"), env))
             .transpose()?;
-        let base_url = c.base_url.as_deref().map(|u| check_url(u, &format!("{path}.base_url"))).transpose()?;
+        let base_url = c
+            .base_url
+            .as_deref()
+            .map(|u| check_url(u, &format!("{path}.base_url")))
+            .transpose()?;
         conns.push(ConnectionInput {
             provider,
             name: c.name.clone(),
@@ -226,12 +288,19 @@ pub async fn apply(
         let path = format!("combos[{i}]");
         check_ident(&c.name, &format!("{path}.name"))?;
         if c.models.is_empty() {
-            return Err(ConfigError::at(format!("{path}.models"), "a combo needs at least one model"));
+            return Err(ConfigError::at(
+                format!("{path}.models"),
+                "a combo needs at least one model",
+            ));
         }
         if !STRATEGIES.contains(&c.strategy.as_str()) {
             return Err(ConfigError::at(
                 format!("{path}.strategy"),
-                format!("unknown strategy `{}` (one of {})", c.strategy, STRATEGIES.join(", ")),
+                format!(
+                    "unknown strategy `{}` (one of {})",
+                    c.strategy,
+                    STRATEGIES.join(", ")
+                ),
             ));
         }
         combos.push(Combo {
@@ -249,7 +318,10 @@ pub async fn apply(
         let path = format!("keys[{i}]");
         let value = resolve_secret(&k.key, &format!("{path}.key"), env)?;
         if value.expose().len() < 16 {
-            return Err(ConfigError::at(format!("{path}.key"), "a gateway key must be at least 16 characters"));
+            return Err(ConfigError::at(
+                format!("{path}.key"),
+                "a gateway key must be at least 16 characters",
+            ));
         }
         keys.push((k.name.clone(), value));
     }
@@ -295,7 +367,11 @@ pub async fn apply(
         s.models += 1;
     }
     for m in store.list_models().await? {
-        if m.source == SOURCE_CONFIG && !models.iter().any(|n| n.provider == m.provider && n.model == m.model) {
+        if m.source == SOURCE_CONFIG
+            && !models
+                .iter()
+                .any(|n| n.provider == m.provider && n.model == m.model)
+        {
             store.delete_model(&m.provider, &m.model).await?;
             s.removed += 1;
         }
@@ -306,7 +382,11 @@ pub async fn apply(
         s.connections += 1;
     }
     for c in store.list_connections().await? {
-        if c.source == SOURCE_CONFIG && !conns.iter().any(|n| n.provider == c.provider && n.name == c.name) {
+        if c.source == SOURCE_CONFIG
+            && !conns
+                .iter()
+                .any(|n| n.provider == c.provider && n.name == c.name)
+        {
             store.delete_connection(&c.id).await?;
             s.removed += 1;
         }
@@ -324,7 +404,9 @@ pub async fn apply(
     }
 
     for (name, value) in &keys {
-        store.import_key(name, value.expose(), SOURCE_CONFIG).await?;
+        store
+            .import_key(name, value.expose(), SOURCE_CONFIG)
+            .await?;
         s.keys += 1;
     }
     for k in store.list_keys().await? {

@@ -166,7 +166,11 @@ impl Format {
 /// Parse text; errors name the offending path (`connections[1].api_key: unknown field ...`).
 pub fn parse(text: &str, format: Format) -> Result<ConfigFile, ConfigError> {
     let located = |path: String, msg: String| {
-        let path = if path.is_empty() || path == "." { "config".to_string() } else { path };
+        let path = if path.is_empty() || path == "." {
+            "config".to_string()
+        } else {
+            path
+        };
         ConfigError::at(path, msg)
     };
     match format {
@@ -205,12 +209,17 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_their_path() {
-        let err = parse("[[connections]]\nprovider='openai'\nname='a'\napi_kee='x'\n", Format::Toml)
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "[[connections]]\nprovider='openai'\nname='a'\napi_kee='x'\n",
+            Format::Toml,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("connections[0]"), "{err}");
         assert!(err.contains("api_kee"), "{err}");
-        let err = parse("settings:\n  require_api_keys: true\n", Format::Yaml).unwrap_err().to_string();
+        let err = parse("settings:\n  require_api_keys: true\n", Format::Yaml)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("settings"), "{err}");
         assert!(err.contains("require_api_keys"), "{err}");
         let err = parse("colour = 1\n", Format::Toml).unwrap_err().to_string();
@@ -223,7 +232,10 @@ mod tests {
         let t = parse(toml_text, Format::Toml).unwrap();
         let yaml_text = include_str!("../../../omniroute.example.yaml");
         let y = parse(yaml_text, Format::Yaml).unwrap();
-        assert_eq!(t, y, "the TOML and YAML examples must describe the same config");
+        assert_eq!(
+            t, y,
+            "the TOML and YAML examples must describe the same config"
+        );
         assert!(!t.connections.is_empty() && !t.nodes.is_empty() && !t.combos.is_empty());
     }
 }

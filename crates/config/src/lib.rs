@@ -23,6 +23,9 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid { path: path.into(), message: message.into() }
+        Self::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }

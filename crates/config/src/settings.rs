@@ -67,10 +67,13 @@ impl GatewaySettings {
                 Ok(()) => {
                     base.insert(k.clone(), v.clone());
                 }
-                Err(e) => tracing::warn!(setting = %k, error = %e, "ignoring invalid stored setting"),
+                Err(e) => {
+                    tracing::warn!(setting = %k, error = %e, "ignoring invalid stored setting")
+                }
             }
         }
-        let mut s: GatewaySettings = serde_json::from_value(Value::Object(base)).unwrap_or_default();
+        let mut s: GatewaySettings =
+            serde_json::from_value(Value::Object(base)).unwrap_or_default();
         if let Some(req) = env_require_key {
             s.require_api_key = req;
         }

@@ -6,7 +6,9 @@ use omniroute_providers::Catalog;
 use omniroute_store::{Cipher, ConnectionInput, Store, SOURCE_API};
 
 async fn store(dir: &std::path::Path) -> Store {
-    Store::open(&dir.join("db.sqlite"), Cipher::from_key(&[3u8; 32])).await.unwrap()
+    Store::open(&dir.join("db.sqlite"), Cipher::from_key(&[3u8; 32]))
+        .await
+        .unwrap()
 }
 
 fn env(var: &str) -> Option<String> {
@@ -23,37 +25,70 @@ async fn example_applies_idempotently_and_reconciles() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path()).await;
     let catalog = Catalog::builtin().unwrap();
-    let cfg = parse(include_str!("../../../omniroute.example.toml"), Format::Toml).unwrap();
+    let cfg = parse(
+        include_str!("../../../omniroute.example.toml"),
+        Format::Toml,
+    )
+    .unwrap();
 
     // a connection created through the API must survive every apply
     s.create_connection(
-        ConnectionInput { provider: "groq".into(), name: "ui".into(), enabled: true, ..Default::default() },
+        ConnectionInput {
+            provider: "groq".into(),
+            name: "ui".into(),
+            enabled: true,
+            ..Default::default()
+        },
         SOURCE_API,
     )
     .await
     .unwrap();
 
     let first = apply(&cfg, &s, &catalog, &env).await.unwrap();
-    assert_eq!(first.connections, 5, "3 connections + 2 node default connections");
+    assert_eq!(
+        first.connections, 5,
+        "3 connections + 2 node default connections"
+    );
     let snapshot = |s: Store| async move {
         let mut conns: Vec<_> = s
             .list_connections()
             .await
             .unwrap()
             .into_iter()
-            .map(|c| (c.id, c.provider, c.name, c.secret.map(|x| x.expose().to_string())))
+            .map(|c| {
+                (
+                    c.id,
+                    c.provider,
+                    c.name,
+                    c.secret.map(|x| x.expose().to_string()),
+                )
+            })
             .collect();
         conns.sort();
-        (conns, s.list_nodes().await.unwrap(), s.list_models().await.unwrap(), s.list_combos().await.unwrap(), s.list_keys().await.unwrap())
+        (
+            conns,
+            s.list_nodes().await.unwrap(),
+            s.list_models().await.unwrap(),
+            s.list_combos().await.unwrap(),
+            s.list_keys().await.unwrap(),
+        )
     };
     let before = snapshot(s.clone()).await;
     let second = apply(&cfg, &s, &catalog, &env).await.unwrap();
     assert_eq!(second.removed, 0);
-    assert_eq!(snapshot(s.clone()).await, before, "a second apply changes nothing (ids included)");
+    assert_eq!(
+        snapshot(s.clone()).await,
+        before,
+        "a second apply changes nothing (ids included)"
+    );
 
     let openai = before.0.iter().find(|c| c.1 == "openai").unwrap();
     assert_eq!(openai.3.as_deref(), Some("sk-openai-from-env-123456"));
-    assert_eq!(before.0.iter().find(|c| c.1 == "deepseek").unwrap().2, "personal", "alias `ds` stored as id");
+    assert_eq!(
+        before.0.iter().find(|c| c.1 == "deepseek").unwrap().2,
+        "personal",
+        "alias `ds` stored as id"
+    );
 
     // remove a connection, a node and the key from the file: they disappear, the UI row stays
     let mut smaller = cfg.clone();
@@ -67,7 +102,12 @@ async fn example_applies_idempotently_and_reconciles() {
     assert!(!conns.iter().any(|c| c.name == "fallback"));
     assert!(!conns.iter().any(|c| c.provider == "corp-claude"));
     assert!(s.list_keys().await.unwrap().is_empty());
-    assert!(!s.list_models().await.unwrap().iter().any(|m| m.provider == "corp-claude"));
+    assert!(!s
+        .list_models()
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.provider == "corp-claude"));
 }
 
 #[tokio::test]
@@ -76,24 +116,51 @@ async fn invalid_entries_are_refused_before_any_write() {
     let s = store(dir.path()).await;
     let catalog = Catalog::builtin().unwrap();
     let cases = [
-        ("[[connections]]\nprovider='nope'\nname='a'\n", "connections[0].provider"),
-        ("[[connections]]\nprovider='openai'\nname='a'\napi_key='env:MISSING_VAR'\n", "connections[0].api_key"),
-        ("[[nodes]]\nid='x'\nformat='soap'\nbase_url='http://h'\n", "nodes[0].format"),
-        ("[[nodes]]\nid='x'\nformat='openai'\nbase_url='ftp://h'\n", "nodes[0].base_url"),
-        ("[[nodes]]\nid='openai'\nformat='openai'\nbase_url='http://h'\n", "nodes[0]"),
+        (
+            "[[connections]]\nprovider='nope'\nname='a'\n",
+            "connections[0].provider",
+        ),
+        (
+            "[[connections]]\nprovider='openai'\nname='a'\napi_key='env:MISSING_VAR'\n",
+            "connections[0].api_key",
+        ),
+        (
+            "[[nodes]]\nid='x'\nformat='soap'\nbase_url='http://h'\n",
+            "nodes[0].format",
+        ),
+        (
+            "[[nodes]]\nid='x'\nformat='openai'\nbase_url='ftp://h'\n",
+            "nodes[0].base_url",
+        ),
+        (
+            "[[nodes]]\nid='openai'\nformat='openai'\nbase_url='http://h'\n",
+            "nodes[0]",
+        ),
         ("[[combos]]\nname='c'\nmodels=[]\n", "combos[0].models"),
-        ("[[combos]]\nname='c'\nmodels=['a/b']\nstrategy='yolo'\n", "combos[0].strategy"),
+        (
+            "[[combos]]\nname='c'\nmodels=['a/b']\nstrategy='yolo'\n",
+            "combos[0].strategy",
+        ),
         ("[[keys]]\nname='k'\nkey='short'\n", "keys[0].key"),
-        ("[[models]]\nprovider='openai'\nid='m'\ntype='hologram'\n", "models[0].type"),
+        (
+            "[[models]]\nprovider='openai'\nid='m'\ntype='hologram'\n",
+            "models[0].type",
+        ),
         ("[providers.nope]\nenabled=false\n", "providers.nope"),
         ("[settings]\nmax_body_bytes=-5\n", "settings.max_body_bytes"),
     ];
     for (text, path) in cases {
         let err = match parse(text, Format::Toml) {
             Err(e) => e.to_string(),
-            Ok(cfg) => apply(&cfg, &s, &catalog, &env).await.unwrap_err().to_string(),
+            Ok(cfg) => apply(&cfg, &s, &catalog, &env)
+                .await
+                .unwrap_err()
+                .to_string(),
         };
-        assert!(err.starts_with(path), "expected error at {path}, got: {err}");
+        assert!(
+            err.starts_with(path),
+            "expected error at {path}, got: {err}"
+        );
     }
     assert!(s.list_connections().await.unwrap().is_empty());
     assert!(s.list_nodes().await.unwrap().is_empty());

@@ -44,7 +44,10 @@ fn default_data_dir() -> PathBuf {
 
 fn expand_home(p: PathBuf) -> PathBuf {
     match p.to_str().and_then(|s| s.strip_prefix("~/")) {
-        Some(rest) => default_data_dir().parent().map(|h| h.join(rest)).unwrap_or(p),
+        Some(rest) => default_data_dir()
+            .parent()
+            .map(|h| h.join(rest))
+            .unwrap_or(p),
         None => p,
     }
 }
@@ -63,8 +66,9 @@ fn parse_host(host: &str) -> Result<IpAddr, String> {
     if host == "localhost" {
         return Ok(IpAddr::from([127, 0, 0, 1]));
     }
-    host.parse::<IpAddr>()
-        .map_err(|_| format!("--host `{host}` is not an IP address (use 127.0.0.1, ::1 or 0.0.0.0)"))
+    host.parse::<IpAddr>().map_err(|_| {
+        format!("--host `{host}` is not an IP address (use 127.0.0.1, ::1 or 0.0.0.0)")
+    })
 }
 
 /// The host from the command line wins; a `HOSTNAME` from the environment that is not an address
@@ -102,7 +106,11 @@ fn open_browser(url: &str) {
     if !desktop {
         return;
     }
-    let cmd = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let cmd = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
     let spawned = std::process::Command::new(cmd)
         .arg(url)
         .stdin(std::process::Stdio::null())
@@ -150,7 +158,9 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
 
     let retention = {
         let s = store.settings().await.map_err(|e| e.to_string())?;
-        s.get("request_log_retention").and_then(|(v, _)| v.as_i64()).unwrap_or(100_000)
+        s.get("request_log_retention")
+            .and_then(|(v, _)| v.as_i64())
+            .unwrap_or(100_000)
     };
     let (logs, log_task) = LogWriter::spawn(store.clone(), 8192, retention);
     let state = AppState::new(StateOptions {
@@ -158,7 +168,10 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         catalog,
         logs,
         config_path: cli.config.clone(),
-        admin_token: std::env::var("OMNIROUTE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret::new),
+        admin_token: std::env::var("OMNIROUTE_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
         env_require_key: require_key,
         data_dir: data_dir.clone(),
     })
@@ -170,7 +183,11 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let shown_host = if host.is_unspecified() { "localhost".to_string() } else { local.ip().to_string() };
+    let shown_host = if host.is_unspecified() {
+        "localhost".to_string()
+    } else {
+        local.ip().to_string()
+    };
     let url = format!("http://{shown_host}:{}", local.port());
     // one machine-readable line on stdout, for scripts and tests
     println!("OmniRoute listening on {url} (OpenAI base URL: {url}/v1)");
@@ -187,9 +204,13 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     spawn_signal_handler(state.clone(), stop_tx)?;
-    let server = tokio::spawn(omniroute_server::serve(listener, state.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(omniroute_server::serve(
+        listener,
+        state.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     drop(state);
 
     // serve() returns once every connection is done; bound the drain after the signal
@@ -244,7 +265,9 @@ fn spawn_signal_handler(
                 }
             }
         }
-        tracing::info!("shutdown signal received: no new connections; letting in-flight requests finish");
+        tracing::info!(
+            "shutdown signal received: no new connections; letting in-flight requests finish"
+        );
         drop(state);
         SHUTDOWN.notify_one();
         let _ = stop.send(());
@@ -257,7 +280,10 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("omniroute: cannot start the runtime: {e}");

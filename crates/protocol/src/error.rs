@@ -233,7 +233,9 @@ mod tests {
     fn extracts_upstream_messages() {
         let m = ApiError::upstream_message(br#"{"error":{"message":"bad key"}}"#);
         assert_eq!(m.as_deref(), Some("bad key"));
-        let m = ApiError::upstream_message(br#"{"type":"error","error":{"type":"x","message":"over"}}"#);
+        let m = ApiError::upstream_message(
+            br#"{"type":"error","error":{"type":"x","message":"over"}}"#,
+        );
         assert_eq!(m.as_deref(), Some("over"));
         assert_eq!(ApiError::upstream_message(b"<html>"), None);
     }

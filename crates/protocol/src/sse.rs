@@ -224,7 +224,13 @@ mod tests {
     #[test]
     fn finish_flushes_unterminated_event() {
         let ev = parse_all(&[b"data: tail"]);
-        assert_eq!(ev, vec![SseEvent { data: "tail".into(), ..Default::default() }]);
+        assert_eq!(
+            ev,
+            vec![SseEvent {
+                data: "tail".into(),
+                ..Default::default()
+            }]
+        );
     }
 
     #[test]

@@ -63,11 +63,29 @@ mod tests {
     #[test]
     fn reads_every_format() {
         let o = json!({"usage": {"prompt_tokens": 3, "completion_tokens": 5}});
-        assert_eq!(Usage::from_value(&o), Some(Usage { input_tokens: 3, output_tokens: 5 }));
+        assert_eq!(
+            Usage::from_value(&o),
+            Some(Usage {
+                input_tokens: 3,
+                output_tokens: 5
+            })
+        );
         let a = json!({"type": "message_start", "message": {"usage": {"input_tokens": 9, "output_tokens": 1}}});
-        assert_eq!(Usage::from_value(&a), Some(Usage { input_tokens: 9, output_tokens: 1 }));
+        assert_eq!(
+            Usage::from_value(&a),
+            Some(Usage {
+                input_tokens: 9,
+                output_tokens: 1
+            })
+        );
         let g = json!({"usageMetadata": {"promptTokenCount": 2, "candidatesTokenCount": 4}});
-        assert_eq!(Usage::from_value(&g), Some(Usage { input_tokens: 2, output_tokens: 4 }));
+        assert_eq!(
+            Usage::from_value(&g),
+            Some(Usage {
+                input_tokens: 2,
+                output_tokens: 4
+            })
+        );
         assert_eq!(Usage::from_value(&json!({"choices": []})), None);
         assert_eq!(Usage::from_value(&json!({"usage": null})), None);
     }

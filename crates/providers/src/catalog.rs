@@ -135,7 +135,9 @@ impl Catalog {
     pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
         let file: CatalogFile =
             toml::from_str(text).map_err(|e| CatalogError::Parse(e.to_string()))?;
-        let catalog = Catalog { providers: file.provider };
+        let catalog = Catalog {
+            providers: file.provider,
+        };
         catalog.validate()?;
         Ok(catalog)
     }
@@ -211,16 +213,38 @@ mod tests {
     fn builtin_catalog_is_valid_and_complete() {
         let c = Catalog::builtin().unwrap();
         for alias in [
-            "openai", "anthropic", "gemini", "ds", "groq", "xai", "mistral", "pplx", "together",
-            "fireworks", "cerebras", "cohere", "nvidia", "openrouter", "glm", "minimax", "kimi",
-            "deepgram", "assemblyai",
+            "openai",
+            "anthropic",
+            "gemini",
+            "ds",
+            "groq",
+            "xai",
+            "mistral",
+            "pplx",
+            "together",
+            "fireworks",
+            "cerebras",
+            "cohere",
+            "nvidia",
+            "openrouter",
+            "glm",
+            "minimax",
+            "kimi",
+            "deepgram",
+            "assemblyai",
         ] {
-            let p = c.get(alias).unwrap_or_else(|| panic!("missing provider {alias}"));
+            let p = c
+                .get(alias)
+                .unwrap_or_else(|| panic!("missing provider {alias}"));
             assert!(!p.models.is_empty(), "{alias} has no default models");
         }
         assert_eq!(c.get("anthropic").unwrap().format, ApiFormat::Anthropic);
         assert_eq!(c.get("gemini").unwrap().auth, AuthStyle::XGoogApiKey);
-        assert!(c.providers().len() >= 30, "only {} providers", c.providers().len());
+        assert!(
+            c.providers().len() >= 30,
+            "only {} providers",
+            c.providers().len()
+        );
     }
 
     #[test]
@@ -228,10 +252,19 @@ mod tests {
         let base = "[[provider]]\nid='a'\nalias='a'\nname='A'\nformat='openai'\nbase_url='http://x'\nauth='bearer'\n";
         assert!(Catalog::from_toml(base).is_ok());
         let unknown = format!("{base}colour='red'\n");
-        assert!(matches!(Catalog::from_toml(&unknown), Err(CatalogError::Parse(_))));
+        assert!(matches!(
+            Catalog::from_toml(&unknown),
+            Err(CatalogError::Parse(_))
+        ));
         let dup = format!("{base}{base}");
-        assert_eq!(Catalog::from_toml(&dup).unwrap_err(), CatalogError::Duplicate("a".into()));
+        assert_eq!(
+            Catalog::from_toml(&dup).unwrap_err(),
+            CatalogError::Duplicate("a".into())
+        );
         let slash = base.replace("http://x", "http://x/");
-        assert!(matches!(Catalog::from_toml(&slash), Err(CatalogError::Invalid(..))));
+        assert!(matches!(
+            Catalog::from_toml(&slash),
+            Err(CatalogError::Invalid(..))
+        ));
     }
 }

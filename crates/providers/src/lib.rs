@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod upstream;
 
 pub use catalog::{
-    validate_spec, validate_spec_url, AuthStyle, Catalog, CatalogError, ModelSpec, ModelType, ProviderSpec,
+    validate_spec, validate_spec_url, AuthStyle, Catalog, CatalogError, ModelSpec, ModelType,
+    ProviderSpec,
 };

@@ -73,7 +73,12 @@ mod tests {
             "https://api.anthropic.com/v1/messages"
         );
         assert_eq!(
-            endpoint_url(ApiFormat::Gemini, "https://g/v1beta", "gemini-2.5-pro", Operation::Generate { stream: true }),
+            endpoint_url(
+                ApiFormat::Gemini,
+                "https://g/v1beta",
+                "gemini-2.5-pro",
+                Operation::Generate { stream: true }
+            ),
             "https://g/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
         );
     }
@@ -84,7 +89,10 @@ mod tests {
             auth_headers(AuthStyle::Bearer, Some("k")),
             Some(("authorization", "Bearer k".to_string()))
         );
-        assert_eq!(auth_headers(AuthStyle::XApiKey, Some("k")).map(|h| h.0), Some("x-api-key"));
+        assert_eq!(
+            auth_headers(AuthStyle::XApiKey, Some("k")).map(|h| h.0),
+            Some("x-api-key")
+        );
         assert_eq!(auth_headers(AuthStyle::Bearer, Some("")), None);
         assert_eq!(auth_headers(AuthStyle::None, Some("k")), None);
     }

@@ -17,7 +17,10 @@ pub struct ComboDef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
     /// One provider and the model id to send it.
-    Provider { provider: Arc<ProviderSpec>, model: String },
+    Provider {
+        provider: Arc<ProviderSpec>,
+        model: String,
+    },
     /// A combo: its ordered steps, each itself a model name.
     Combo { name: String, steps: Vec<String> },
 }
@@ -29,7 +32,9 @@ pub enum ResolveError {
     Empty,
     #[error("model `{0}` is not routable: no provider has prefix `{1}`; use `provider/model` (GET /v1/models lists what is routable)")]
     UnknownProvider(String, String),
-    #[error("model `{0}` is not routable: use `provider/model` (GET /v1/models lists what is routable)")]
+    #[error(
+        "model `{0}` is not routable: use `provider/model` (GET /v1/models lists what is routable)"
+    )]
     UnknownModel(String),
     #[error("model `{0}` is ambiguous: it is served by {1}; use `provider/model`")]
     Ambiguous(String, String),
@@ -68,7 +73,13 @@ impl Resolver {
         }
         let disabled = providers.iter().map(|p| disabled.contains(&p.id)).collect();
         let combos = combos.into_iter().map(|c| (c.name.clone(), c)).collect();
-        Self { providers, by_prefix, bare, combos, disabled }
+        Self {
+            providers,
+            by_prefix,
+            bare,
+            combos,
+            disabled,
+        }
     }
 
     pub fn providers(&self) -> &[Arc<ProviderSpec>] {
@@ -106,7 +117,10 @@ impl Resolver {
             if !combo.enabled {
                 return Err(ResolveError::ComboDisabled(combo.name.clone()));
             }
-            return Ok(Resolution::Combo { name: combo.name.clone(), steps: combo.models.clone() });
+            return Ok(Resolution::Combo {
+                name: combo.name.clone(),
+                steps: combo.models.clone(),
+            });
         }
         if let Some((prefix, rest)) = model.split_once('/') {
             if let Some(&i) = self.by_prefix.get(prefix) {
@@ -137,9 +151,10 @@ impl Resolver {
                 }
             }
             _ => match model.split_once('/') {
-                Some((prefix, _)) => {
-                    Err(ResolveError::UnknownProvider(model.to_string(), prefix.to_string()))
-                }
+                Some((prefix, _)) => Err(ResolveError::UnknownProvider(
+                    model.to_string(),
+                    prefix.to_string(),
+                )),
                 None => Err(ResolveError::UnknownModel(model.to_string())),
             },
         }
@@ -149,7 +164,10 @@ impl Resolver {
         if self.disabled[i] {
             return Err(ResolveError::ProviderDisabled(self.providers[i].id.clone()));
         }
-        Ok(Resolution::Provider { provider: self.providers[i].clone(), model: model.to_string() })
+        Ok(Resolution::Provider {
+            provider: self.providers[i].clone(),
+            model: model.to_string(),
+        })
     }
 
     /// Every routable `(provider, model id, type)` triple plus combos, for model lists.
@@ -158,7 +176,11 @@ impl Resolver {
             .iter()
             .enumerate()
             .filter(|(i, _)| !self.disabled[*i])
-            .flat_map(|(_, p)| p.models.iter().map(move |m| (p.as_ref(), m.id.as_str(), m.kind)))
+            .flat_map(|(_, p)| {
+                p.models
+                    .iter()
+                    .map(move |m| (p.as_ref(), m.id.as_str(), m.kind))
+            })
     }
 }
 
@@ -182,7 +204,10 @@ mod tests {
             website: None,
             models: models
                 .iter()
-                .map(|m| ModelSpec { id: m.to_string(), kind: ModelType::Chat })
+                .map(|m| ModelSpec {
+                    id: m.to_string(),
+                    kind: ModelType::Chat,
+                })
                 .collect(),
             custom: false,
         }
@@ -193,9 +218,17 @@ mod tests {
             vec![
                 spec("openai", "openai", &["gpt-4o"]),
                 spec("deepseek", "ds", &["deepseek-chat"]),
-                spec("openrouter", "openrouter", &["gpt-4o", "anthropic/claude-sonnet-4"]),
+                spec(
+                    "openrouter",
+                    "openrouter",
+                    &["gpt-4o", "anthropic/claude-sonnet-4"],
+                ),
             ],
-            vec![ComboDef { name: "fast".into(), enabled: true, models: vec!["ds/deepseek-chat".into()] }],
+            vec![ComboDef {
+                name: "fast".into(),
+                enabled: true,
+                models: vec!["ds/deepseek-chat".into()],
+            }],
             disabled,
         )
     }
@@ -210,8 +243,14 @@ mod tests {
     #[test]
     fn prefix_alias_and_id() {
         let r = resolver(&[]);
-        assert_eq!(target(r.resolve("ds/deepseek-chat", |_| true)), ("deepseek".into(), "deepseek-chat".into()));
-        assert_eq!(target(r.resolve("deepseek/whatever", |_| true)), ("deepseek".into(), "whatever".into()));
+        assert_eq!(
+            target(r.resolve("ds/deepseek-chat", |_| true)),
+            ("deepseek".into(), "deepseek-chat".into())
+        );
+        assert_eq!(
+            target(r.resolve("deepseek/whatever", |_| true)),
+            ("deepseek".into(), "whatever".into())
+        );
         assert_eq!(
             target(r.resolve("openrouter/anthropic/claude-sonnet-4", |_| true)),
             ("openrouter".into(), "anthropic/claude-sonnet-4".into())
@@ -222,19 +261,43 @@ mod tests {
     fn bare_ids_use_the_usable_provider_or_report_ambiguity() {
         let r = resolver(&[]);
         assert_eq!(target(r.resolve("deepseek-chat", |_| false)).0, "deepseek");
-        assert_eq!(target(r.resolve("gpt-4o", |p| p == "openrouter")).0, "openrouter");
-        assert!(matches!(r.resolve("gpt-4o", |_| true), Err(ResolveError::Ambiguous(..))));
-        assert_eq!(target(r.resolve("anthropic/claude-sonnet-4", |_| true)).0, "openrouter");
+        assert_eq!(
+            target(r.resolve("gpt-4o", |p| p == "openrouter")).0,
+            "openrouter"
+        );
+        assert!(matches!(
+            r.resolve("gpt-4o", |_| true),
+            Err(ResolveError::Ambiguous(..))
+        ));
+        assert_eq!(
+            target(r.resolve("anthropic/claude-sonnet-4", |_| true)).0,
+            "openrouter"
+        );
     }
 
     #[test]
     fn errors_and_combos() {
         let r = resolver(&["deepseek".to_string()]);
         assert_eq!(r.resolve(" ", |_| true), Err(ResolveError::Empty));
-        assert!(matches!(r.resolve("nope/x", |_| true), Err(ResolveError::UnknownProvider(_, p)) if p == "nope"));
-        assert!(matches!(r.resolve("mystery", |_| true), Err(ResolveError::UnknownModel(_))));
-        assert!(matches!(r.resolve("ds/deepseek-chat", |_| true), Err(ResolveError::ProviderDisabled(_))));
-        assert!(matches!(r.resolve("fast", |_| true), Ok(Resolution::Combo { steps, .. }) if steps.len() == 1));
-        assert_eq!(r.routable_models().filter(|(p, ..)| p.id == "deepseek").count(), 0);
+        assert!(
+            matches!(r.resolve("nope/x", |_| true), Err(ResolveError::UnknownProvider(_, p)) if p == "nope")
+        );
+        assert!(matches!(
+            r.resolve("mystery", |_| true),
+            Err(ResolveError::UnknownModel(_))
+        ));
+        assert!(matches!(
+            r.resolve("ds/deepseek-chat", |_| true),
+            Err(ResolveError::ProviderDisabled(_))
+        ));
+        assert!(
+            matches!(r.resolve("fast", |_| true), Ok(Resolution::Combo { steps, .. }) if steps.len() == 1)
+        );
+        assert_eq!(
+            r.routable_models()
+                .filter(|(p, ..)| p.id == "deepseek")
+                .count(),
+            0
+        );
     }
 }

@@ -14,8 +14,8 @@ use omniroute_protocol::{ApiError, ApiFormat};
 use omniroute_providers::upstream::{auth_headers, endpoint_url, models_url, Operation};
 use omniroute_providers::{validate_spec_url, AuthStyle, ModelType};
 use omniroute_store::{
-    masked, Combo, Connection, ConnectionInput, ConnectionPatch, ProviderModel, ProviderNode, Secret,
-    SOURCE_API,
+    masked, Combo, Connection, ConnectionInput, ConnectionPatch, ProviderModel, ProviderNode,
+    Secret, SOURCE_API,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -30,21 +30,39 @@ type St = State<Arc<AppState>>;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/providers", get(list_providers))
-        .route("/connections", get(list_connections).post(create_connection))
+        .route(
+            "/connections",
+            get(list_connections).post(create_connection),
+        )
         .route(
             "/connections/{id}",
-            get(get_connection).patch(update_connection).put(update_connection).delete(delete_connection),
+            get(get_connection)
+                .patch(update_connection)
+                .put(update_connection)
+                .delete(delete_connection),
         )
         .route("/connections/{id}/test", post(test_connection))
         .route("/provider-nodes", get(list_nodes).post(create_node))
-        .route("/provider-nodes/{id}", axum::routing::put(update_node).delete(delete_node))
-        .route("/provider-models", get(list_models).post(add_model).delete(delete_model))
+        .route(
+            "/provider-nodes/{id}",
+            axum::routing::put(update_node).delete(delete_node),
+        )
+        .route(
+            "/provider-models",
+            get(list_models).post(add_model).delete(delete_model),
+        )
         .route("/models/catalog", get(catalog))
         .route("/combos", get(list_combos).post(create_combo))
-        .route("/combos/{id}", get(get_combo).put(update_combo).delete(delete_combo))
+        .route(
+            "/combos/{id}",
+            get(get_combo).put(update_combo).delete(delete_combo),
+        )
         .route("/keys", get(list_keys).post(create_key))
         .route("/keys/{id}", axum::routing::delete(revoke_key))
-        .route("/settings", get(get_settings).patch(patch_settings).put(patch_settings))
+        .route(
+            "/settings",
+            get(get_settings).patch(patch_settings).put(patch_settings),
+        )
         .route("/settings/{key}", axum::routing::delete(reset_setting))
         .route("/config/reload", post(reload_config))
         .route("/logs", get(logs))
@@ -56,7 +74,9 @@ fn bad(msg: impl Into<String>) -> HttpError {
 }
 
 async fn refresh(st: &AppState) -> Result<(), HttpError> {
-    st.refresh().await.map_err(|e| HttpError::openai(store_error(e)))
+    st.refresh()
+        .await
+        .map_err(|e| HttpError::openai(store_error(e)))
 }
 
 /// Parse a JSON body with a clear 400 in OpenAI error format (instead of axum's plain-text one).
@@ -131,16 +151,26 @@ fn check_base_url(u: &Option<String>) -> Result<Option<String>, HttpError> {
 
 async fn list_connections(State(st): St) -> ApiResult {
     let list = st.store.list_connections().await?;
-    Ok(Json(json!({ "connections": list.iter().map(connection_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "connections": list.iter().map(connection_json).collect::<Vec<_>>() }),
+    ))
 }
 
 async fn get_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
     Ok(Json(connection_json(&st.store.get_connection(&id).await?)))
 }
 
-async fn create_connection(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+async fn create_connection(
+    State(st): St,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let b: ConnectionBody = parse_body(&body)?;
-    let provider = provider_id(&st, b.provider.as_deref().ok_or_else(|| bad("`provider` is required"))?)?;
+    let provider = provider_id(
+        &st,
+        b.provider
+            .as_deref()
+            .ok_or_else(|| bad("`provider` is required"))?,
+    )?;
     let name = b.name.unwrap_or_else(|| "default".into());
     if name.trim().is_empty() {
         return Err(bad("`name` must not be empty"));
@@ -154,7 +184,11 @@ async fn create_connection(State(st): St, body: axum::body::Bytes) -> Result<(St
         name,
         priority: b.priority.unwrap_or(0),
         enabled: b.enabled.unwrap_or(true),
-        secret: b.api_key.flatten().filter(|k| !k.is_empty()).map(Secret::new),
+        secret: b
+            .api_key
+            .flatten()
+            .filter(|k| !k.is_empty())
+            .map(Secret::new),
         base_url: check_base_url(&b.base_url.flatten())?,
         settings,
     };
@@ -163,10 +197,16 @@ async fn create_connection(State(st): St, body: axum::body::Bytes) -> Result<(St
     Ok((StatusCode::CREATED, Json(connection_json(&c))))
 }
 
-async fn update_connection(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
+async fn update_connection(
+    State(st): St,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
     let b: ConnectionBody = parse_body(&body)?;
     if b.provider.is_some() {
-        return Err(bad("a connection's provider cannot be changed; create a new connection"));
+        return Err(bad(
+            "a connection's provider cannot be changed; create a new connection",
+        ));
     }
     if matches!(&b.settings, Some(s) if !s.is_object()) {
         return Err(bad("`settings` must be an object"));
@@ -175,7 +215,9 @@ async fn update_connection(State(st): St, Path(id): Path<String>, body: axum::bo
         name: b.name,
         priority: b.priority,
         enabled: b.enabled,
-        secret: b.api_key.map(|k| k.filter(|k| !k.is_empty()).map(Secret::new)),
+        secret: b
+            .api_key
+            .map(|k| k.filter(|k| !k.is_empty()).map(Secret::new)),
         base_url: match b.base_url {
             None => None,
             Some(u) => Some(check_base_url(&u)?),
@@ -216,12 +258,23 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
             .map(|m| m.id.clone())
             .unwrap_or_default();
         let body = match spec.format {
-            ApiFormat::Openai => json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}),
-            ApiFormat::Anthropic => json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}),
-            ApiFormat::Gemini => json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 1}}),
+            ApiFormat::Openai => {
+                json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]})
+            }
+            ApiFormat::Anthropic => {
+                json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]})
+            }
+            ApiFormat::Gemini => {
+                json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 1}})
+            }
             ApiFormat::Responses => json!({"model": model, "max_output_tokens": 16, "input": "hi"}),
         };
-        let url = endpoint_url(spec.format, &base, &model, Operation::Generate { stream: false });
+        let url = endpoint_url(
+            spec.format,
+            &base,
+            &model,
+            Operation::Generate { stream: false },
+        );
         ("completion", snap.http.post(url).json(&body))
     };
     let mut req = req.timeout(Duration::from_secs(20));
@@ -232,7 +285,9 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
         req = req.header(k.as_str(), v.as_str());
     }
     let result = match req.send().await {
-        Err(e) => json!({"ok": false, "method": method, "error": if e.is_timeout() { "timed out".to_string() } else if e.is_connect() { "unreachable".to_string() } else { "request failed".to_string() }}),
+        Err(e) => {
+            json!({"ok": false, "method": method, "error": if e.is_timeout() { "timed out".to_string() } else if e.is_connect() { "unreachable".to_string() } else { "request failed".to_string() }})
+        }
         Ok(resp) => {
             let status = resp.status().as_u16();
             let body = resp.bytes().await.unwrap_or_default();
@@ -240,11 +295,17 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
             let mut out = json!({"ok": ok, "method": method, "status": status});
             if ok && method == "models" {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let n = v.get("data").or_else(|| v.get("models")).and_then(Value::as_array).map(Vec::len);
+                let n = v
+                    .get("data")
+                    .or_else(|| v.get("models"))
+                    .and_then(Value::as_array)
+                    .map(Vec::len);
                 out["models"] = json!(n);
             }
             if !ok {
-                out["error"] = json!(ApiError::upstream_message(&body).unwrap_or_else(|| format!("HTTP {status}")));
+                out["error"] =
+                    json!(ApiError::upstream_message(&body)
+                        .unwrap_or_else(|| format!("HTTP {status}")));
             }
             out
         }
@@ -272,11 +333,16 @@ struct NodeBody {
 fn node_from_body(b: NodeBody, id: Option<String>) -> Result<ProviderNode, HttpError> {
     let id = id.or(b.id).ok_or_else(|| bad("`id` is required"))?;
     let ok_ident = |s: &str| {
-        !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     let prefix = b.prefix.unwrap_or_else(|| id.clone());
     if !ok_ident(&id) || !ok_ident(&prefix) {
-        return Err(bad("`id` and `prefix` must be 1-64 characters of [A-Za-z0-9._-]"));
+        return Err(bad(
+            "`id` and `prefix` must be 1-64 characters of [A-Za-z0-9._-]",
+        ));
     }
     let format: ApiFormat = b.format.parse().map_err(bad)?;
     let auth = match b.auth {
@@ -291,7 +357,10 @@ fn node_from_body(b: NodeBody, id: Option<String>) -> Result<ProviderNode, HttpE
         prefix,
         format: format.as_str().into(),
         base_url: b.base_url.trim_end_matches('/').to_string(),
-        auth: serde_json::to_value(auth).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        auth: serde_json::to_value(auth)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
         headers: serde_json::to_value(b.headers).unwrap_or(Value::Null),
         source: SOURCE_API.into(),
     })
@@ -301,13 +370,21 @@ async fn list_nodes(State(st): St) -> ApiResult {
     Ok(Json(json!({ "nodes": st.store.list_nodes().await? })))
 }
 
-async fn create_node(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+async fn create_node(
+    State(st): St,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let node = node_from_body(parse_body(&body)?, None)?;
     if st.catalog.get(&node.prefix).is_some() || st.catalog.get(&node.id).is_some() {
-        return Err(bad(format!("`{}` is already a built-in provider", node.prefix)));
+        return Err(bad(format!(
+            "`{}` is already a built-in provider",
+            node.prefix
+        )));
     }
     if st.store.list_nodes().await?.iter().any(|n| n.id == node.id) {
-        return Err(HttpError::openai(store_error(omniroute_store::StoreError::Conflict(format!("custom node `{}`", node.id)))));
+        return Err(HttpError::openai(store_error(
+            omniroute_store::StoreError::Conflict(format!("custom node `{}`", node.id)),
+        )));
     }
     st.store.upsert_node(&node).await?;
     refresh(&st).await?;
@@ -317,10 +394,15 @@ async fn create_node(State(st): St, body: axum::body::Bytes) -> Result<(StatusCo
 async fn update_node(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
     let node = node_from_body(parse_body(&body)?, Some(id.clone()))?;
     if !st.store.list_nodes().await?.iter().any(|n| n.id == id) {
-        return Err(HttpError::openai(ApiError::not_found(format!("custom node `{id}` not found"))));
+        return Err(HttpError::openai(ApiError::not_found(format!(
+            "custom node `{id}` not found"
+        ))));
     }
     if st.catalog.get(&node.prefix).is_some() {
-        return Err(bad(format!("`{}` is already a built-in provider", node.prefix)));
+        return Err(bad(format!(
+            "`{}` is already a built-in provider",
+            node.prefix
+        )));
     }
     st.store.upsert_node(&node).await?;
     refresh(&st).await?;
@@ -366,7 +448,10 @@ async fn list_models(State(st): St, Query(q): Query<ModelQuery>) -> ApiResult {
     Ok(Json(json!({ "models": list })))
 }
 
-async fn add_model(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+async fn add_model(
+    State(st): St,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let b: ModelBody = parse_body(&body)?;
     let provider = provider_id(&st, &b.provider)?;
     let kind = b.kind.unwrap_or_else(|| "chat".into());
@@ -376,7 +461,12 @@ async fn add_model(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode
     if b.model.trim().is_empty() {
         return Err(bad("`model` must not be empty"));
     }
-    let m = ProviderModel { provider, model: b.model.trim().to_string(), kind, source: SOURCE_API.into() };
+    let m = ProviderModel {
+        provider,
+        model: b.model.trim().to_string(),
+        kind,
+        source: SOURCE_API.into(),
+    };
     st.store.upsert_model(&m).await?;
     refresh(&st).await?;
     Ok((StatusCode::CREATED, Json(json!(m))))
@@ -438,9 +528,19 @@ fn combo_from_body(b: ComboBody, id: String) -> Result<Combo, HttpError> {
     }
     let strategy = b.strategy.unwrap_or_else(|| "priority".into());
     if !STRATEGIES.contains(&strategy.as_str()) {
-        return Err(bad(format!("unknown strategy `{strategy}` (one of {})", STRATEGIES.join(", "))));
+        return Err(bad(format!(
+            "unknown strategy `{strategy}` (one of {})",
+            STRATEGIES.join(", ")
+        )));
     }
-    Ok(Combo { id, name: b.name, strategy, enabled: b.enabled.unwrap_or(true), models: b.models, source: SOURCE_API.into() })
+    Ok(Combo {
+        id,
+        name: b.name,
+        strategy,
+        enabled: b.enabled.unwrap_or(true),
+        models: b.models,
+        source: SOURCE_API.into(),
+    })
 }
 
 async fn list_combos(State(st): St) -> ApiResult {
@@ -451,10 +551,21 @@ async fn get_combo(State(st): St, Path(id): Path<String>) -> ApiResult {
     Ok(Json(json!(st.store.get_combo(&id).await?)))
 }
 
-async fn create_combo(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
+async fn create_combo(
+    State(st): St,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let c = combo_from_body(parse_body(&body)?, omniroute_store::new_id("combo"))?;
-    if st.store.list_combos().await?.iter().any(|x| x.name == c.name) {
-        return Err(HttpError::openai(store_error(omniroute_store::StoreError::Conflict(format!("combo `{}`", c.name)))));
+    if st
+        .store
+        .list_combos()
+        .await?
+        .iter()
+        .any(|x| x.name == c.name)
+    {
+        return Err(HttpError::openai(store_error(
+            omniroute_store::StoreError::Conflict(format!("combo `{}`", c.name)),
+        )));
     }
     let c = st.store.upsert_combo(&c).await?;
     refresh(&st).await?;
@@ -487,8 +598,15 @@ async fn list_keys(State(st): St) -> ApiResult {
     Ok(Json(json!({ "keys": st.store.list_keys().await? })))
 }
 
-async fn create_key(State(st): St, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), HttpError> {
-    let b: KeyBody = if body.is_empty() { KeyBody { name: None } } else { parse_body(&body)? };
+async fn create_key(
+    State(st): St,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let b: KeyBody = if body.is_empty() {
+        KeyBody { name: None }
+    } else {
+        parse_body(&body)?
+    };
     let name = b.name.unwrap_or_else(|| "default".into());
     let (rec, key) = st.store.create_key(&name).await?;
     refresh(&st).await?;
@@ -516,7 +634,9 @@ async fn get_settings(State(st): St) -> ApiResult {
 
 async fn patch_settings(State(st): St, body: axum::body::Bytes) -> ApiResult {
     let v: Value = parse_body(&body)?;
-    let Value::Object(map) = v else { return Err(bad("the body must be an object of settings")) };
+    let Value::Object(map) = v else {
+        return Err(bad("the body must be an object of settings"));
+    };
     for (k, v) in &map {
         GatewaySettings::validate_entry(k, v).map_err(|e| bad(format!("setting `{k}`: {e}")))?;
     }
@@ -529,7 +649,9 @@ async fn patch_settings(State(st): St, body: axum::body::Bytes) -> ApiResult {
 
 async fn reset_setting(State(st): St, Path(key): Path<String>) -> Result<StatusCode, HttpError> {
     if !GatewaySettings::keys().contains(&key) {
-        return Err(HttpError::openai(ApiError::not_found(format!("unknown setting `{key}`"))));
+        return Err(HttpError::openai(ApiError::not_found(format!(
+            "unknown setting `{key}`"
+        ))));
     }
     st.store.delete_setting(&key).await?;
     refresh(&st).await?;
@@ -538,8 +660,12 @@ async fn reset_setting(State(st): St, Path(key): Path<String>) -> Result<StatusC
 
 async fn reload_config(State(st): St) -> ApiResult {
     match st.reload_config().await {
-        Ok(summary) => Ok(Json(json!({"reloaded": true, "config_file": st.config_path, "applied": summary}))),
-        Err(e) => Err(HttpError::openai(ApiError::invalid(format!("config not applied: {e}")).with_code("invalid_config"))),
+        Ok(summary) => Ok(Json(
+            json!({"reloaded": true, "config_file": st.config_path, "applied": summary}),
+        )),
+        Err(e) => Err(HttpError::openai(
+            ApiError::invalid(format!("config not applied: {e}")).with_code("invalid_config"),
+        )),
     }
 }
 
@@ -552,7 +678,9 @@ struct LogQuery {
 
 async fn logs(State(st): St, Query(q): Query<LogQuery>) -> ApiResult {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(json!({ "logs": st.store.recent_logs(limit).await?, "dropped": st.logs.dropped() })))
+    Ok(Json(
+        json!({ "logs": st.store.recent_logs(limit).await?, "dropped": st.logs.dropped() }),
+    ))
 }
 
 async fn health(State(st): St) -> ApiResult {

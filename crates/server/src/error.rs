@@ -32,9 +32,9 @@ impl From<StoreError> for HttpError {
 pub fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-        StoreError::Conflict(what) => {
-            ApiError::invalid(format!("{what} already exists")).with_status(409).with_code("conflict")
-        }
+        StoreError::Conflict(what) => ApiError::invalid(format!("{what} already exists"))
+            .with_status(409)
+            .with_code("conflict"),
         StoreError::Invalid(m) => ApiError::invalid(m),
         other => {
             tracing::error!(error = %other, "storage failure");
@@ -47,7 +47,11 @@ pub fn store_error(e: StoreError) -> ApiError {
 pub fn render(err: &ApiError, format: ApiFormat) -> Response {
     let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, axum::Json(err.body(format))).into_response();
-    if let Some(ra) = err.retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(ra) = err
+        .retry_after
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         resp.headers_mut().insert(header::RETRY_AFTER, ra);
     }
     if err.kind == ErrorKind::Authentication && format == ApiFormat::Openai {

@@ -24,11 +24,19 @@ use std::sync::Arc;
 pub fn app(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
         .route("/chat/completions", post(proxy::chat_completions))
-        .route("/providers/{provider}/chat/completions", post(proxy::pinned_chat_completions))
+        .route(
+            "/providers/{provider}/chat/completions",
+            post(proxy::pinned_chat_completions),
+        )
         .route("/models", get(proxy::list_models))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::gateway_auth));
-    let api = api::router()
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::admin_guard));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::gateway_auth,
+        ));
+    let api = api::router().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::admin_guard,
+    ));
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -49,13 +57,19 @@ async fn health() -> impl IntoResponse {
 /// Readiness: the store answers and the gateway is not draining.
 async fn ready(State(st): State<Arc<AppState>>) -> impl IntoResponse {
     if !st.ready.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"})));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        );
     }
     match st.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "store unavailable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "store unavailable"})),
+            )
         }
     }
 }
@@ -71,10 +85,13 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let st = state.clone();
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            st.ready.store(false, Ordering::Relaxed);
-        })
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        st.ready.store(false, Ordering::Relaxed);
+    })
+    .await
 }

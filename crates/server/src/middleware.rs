@@ -53,7 +53,10 @@ pub fn format_for_path(path: &str) -> ApiFormat {
 pub fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let v = v.trim();
-        if let Some(k) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+        if let Some(k) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
             return Some(k.trim());
         }
     }
@@ -66,7 +69,11 @@ pub fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opti
 }
 
 /// Gateway-key check for `/v1/*` (and `/v1beta/*`).
-pub async fn gateway_auth(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+pub async fn gateway_auth(
+    State(st): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let snap = st.snapshot.load();
     let presented = presented_key(req.headers(), req.uri().query());
     let key: Option<KeyInfo> = presented.and_then(|k| snap.key(k)).cloned();
@@ -117,7 +124,9 @@ pub async fn admin_guard(
             );
         }
     }
-    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
+    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h));
     if peer.ip().is_loopback() && !proxied {
         return next.run(req).await;
     }
@@ -145,7 +154,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-goog-api-key", HeaderValue::from_static("sk-3"));
         assert_eq!(presented_key(&h, None), Some("sk-3"));
-        assert_eq!(presented_key(&HeaderMap::new(), Some("alt=sse&key=sk-4")), Some("sk-4"));
+        assert_eq!(
+            presented_key(&HeaderMap::new(), Some("alt=sse&key=sk-4")),
+            Some("sk-4")
+        );
         assert_eq!(presented_key(&HeaderMap::new(), Some("alt=sse")), None);
     }
 

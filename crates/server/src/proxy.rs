@@ -96,10 +96,18 @@ impl Drop for Exchange {
 
 /// `Err(mime)` when the request declares a content type that is not JSON (absent is accepted).
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), String> {
-    match headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("")) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => Ok(()),
         Some(ct) => {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if mime == "application/json" || mime.ends_with("+json") {
                 Ok(())
             } else {
@@ -111,17 +119,22 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), String> {
 
 /// Read the request body up to the configured limit.
 async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit as usize).await.map_err(|e| {
-        let too_big = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_big {
-            ApiError::new(ErrorKind::PayloadTooLarge, format!("request body exceeds the limit of {limit} bytes"))
+    axum::body::to_bytes(body, limit as usize)
+        .await
+        .map_err(|e| {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_big {
+                ApiError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("request body exceeds the limit of {limit} bytes"),
+                )
                 .with_code("request_too_large")
-        } else {
-            ApiError::invalid(format!("could not read the request body: {e}"))
-        }
-    })
+            } else {
+                ApiError::invalid(format!("could not read the request body: {e}"))
+            }
+        })
 }
 
 /// `POST /v1/chat/completions`
@@ -150,7 +163,9 @@ pub async fn pinned_chat_completions(
 fn resolve_error(e: ResolveError) -> ApiError {
     match e {
         ResolveError::Empty => ApiError::invalid(e.to_string()).with_code("invalid_model"),
-        ResolveError::Ambiguous(..) => ApiError::invalid(e.to_string()).with_code("ambiguous_model"),
+        ResolveError::Ambiguous(..) => {
+            ApiError::invalid(e.to_string()).with_code("ambiguous_model")
+        }
         ResolveError::ComboDisabled(_) | ResolveError::ProviderDisabled(_) => {
             ApiError::new(ErrorKind::Unavailable, e.to_string()).with_code("model_disabled")
         }
@@ -167,16 +182,24 @@ fn route(
 ) -> Result<(Arc<ProviderSpec>, String, Arc<LiveConnection>), ApiError> {
     let usable = |p: &str| snap.usable(p);
     let mut candidates = Vec::new();
-    match snap.resolver.resolve(model, usable).map_err(resolve_error)? {
+    match snap
+        .resolver
+        .resolve(model, usable)
+        .map_err(resolve_error)?
+    {
         Resolution::Provider { provider, model } => candidates.push((provider, model)),
         Resolution::Combo { name, steps } => {
             for step in &steps {
                 match snap.resolver.resolve(step, usable) {
-                    Ok(Resolution::Provider { provider, model }) => candidates.push((provider, model)),
+                    Ok(Resolution::Provider { provider, model }) => {
+                        candidates.push((provider, model))
+                    }
                     Ok(Resolution::Combo { .. }) => {
                         tracing::warn!(combo = %name, step = %step, "nested combos are not followed")
                     }
-                    Err(e) => tracing::warn!(combo = %name, step = %step, error = %e, "combo step skipped"),
+                    Err(e) => {
+                        tracing::warn!(combo = %name, step = %step, error = %e, "combo step skipped")
+                    }
                 }
             }
             if candidates.is_empty() {
@@ -232,14 +255,25 @@ async fn proxy_chat(
     let mut req: serde_json::Map<String, Value> = match serde_json::from_slice(&bytes) {
         Ok(Value::Object(m)) => m,
         Ok(_) => return ex.fail(ApiError::invalid("the request body must be a JSON object")),
-        Err(e) => return ex.fail(ApiError::invalid(format!("malformed JSON in request body: {e}")).with_code("invalid_json")),
+        Err(e) => {
+            return ex.fail(
+                ApiError::invalid(format!("malformed JSON in request body: {e}"))
+                    .with_code("invalid_json"),
+            )
+        }
     };
     let model = match req.get("model") {
         Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
         Some(Value::String(_)) | None => {
-            return ex.fail(ApiError::invalid("the `model` field is required").with_code("missing_model"))
+            return ex.fail(
+                ApiError::invalid("the `model` field is required").with_code("missing_model"),
+            )
         }
-        Some(_) => return ex.fail(ApiError::invalid("the `model` field must be a string").with_code("invalid_model")),
+        Some(_) => {
+            return ex.fail(
+                ApiError::invalid("the `model` field must be a string").with_code("invalid_model"),
+            )
+        }
     };
     let stream = match req.get("stream") {
         None | Some(Value::Null) => false,
@@ -247,13 +281,19 @@ async fn proxy_chat(
         Some(_) => return ex.fail(ApiError::invalid("the `stream` field must be a boolean")),
     };
     if !matches!(req.get("messages"), Some(Value::Array(_))) {
-        return ex.fail(ApiError::invalid("the `messages` field must be an array").with_code("invalid_messages"));
+        return ex.fail(
+            ApiError::invalid("the `messages` field must be an array")
+                .with_code("invalid_messages"),
+        );
     }
     let model = match &pinned {
         None => model,
         Some(p) => {
             let Some(spec) = snap.resolver.provider(p) else {
-                return ex.fail(ApiError::not_found(format!("unknown provider `{p}`")).with_code("provider_not_found"));
+                return ex.fail(
+                    ApiError::not_found(format!("unknown provider `{p}`"))
+                        .with_code("provider_not_found"),
+                );
             };
             match model.split_once('/') {
                 Some((prefix, _)) if prefix == spec.alias || prefix == spec.id => model,
@@ -291,17 +331,35 @@ async fn proxy_chat(
     req.insert("model".into(), Value::String(upstream_model.clone()));
     let out = match serde_json::to_vec(&req) {
         Ok(v) => v,
-        Err(e) => return ex.fail(ApiError::internal(format!("could not encode the upstream request: {e}"))),
+        Err(e) => {
+            return ex.fail(ApiError::internal(format!(
+                "could not encode the upstream request: {e}"
+            )))
+        }
     };
 
-    let url = endpoint_url(provider.format, &conn.base_url, &upstream_model, Operation::Generate { stream });
+    let url = endpoint_url(
+        provider.format,
+        &conn.base_url,
+        &upstream_model,
+        Operation::Generate { stream },
+    );
     let mut builder = snap
         .http
         .post(url)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
+        .header(
+            header::ACCEPT,
+            if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        )
         .body(out);
-    if let Some((name, value)) = auth_headers(provider.auth, conn.secret.as_ref().map(|s| s.expose())) {
+    if let Some((name, value)) =
+        auth_headers(provider.auth, conn.secret.as_ref().map(|s| s.expose()))
+    {
         builder = builder.header(name, value);
     }
     for (k, v) in &provider.headers {
@@ -313,8 +371,15 @@ async fn proxy_chat(
     let resp = match tokio::time::timeout(first_byte, builder.send()).await {
         Err(_) => {
             return ex.fail(
-                ApiError::new(ErrorKind::Timeout, format!("provider `{}` did not answer within {} ms", provider.id, first_byte.as_millis()))
-                    .with_code("upstream_timeout"),
+                ApiError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "provider `{}` did not answer within {} ms",
+                        provider.id,
+                        first_byte.as_millis()
+                    ),
+                )
+                .with_code("upstream_timeout"),
             )
         }
         Ok(Err(e)) => return ex.fail(send_error(&provider.id, &e)),
@@ -329,8 +394,15 @@ async fn proxy_chat(
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = read_limited(resp, MAX_ERROR_BODY, idle).await.unwrap_or_default();
-        return ex.fail(upstream_status_error(&provider.id, status.as_u16(), &body, retry_after));
+        let body = read_limited(resp, MAX_ERROR_BODY, idle)
+            .await
+            .unwrap_or_default();
+        return ex.fail(upstream_status_error(
+            &provider.id,
+            status.as_u16(),
+            &body,
+            retry_after,
+        ));
     }
 
     let is_sse = resp
@@ -350,8 +422,14 @@ async fn proxy_chat(
         Ok(v) => v,
         Err(_) => {
             return ex.fail(
-                ApiError::new(ErrorKind::BadGateway, format!("provider `{}` returned a response that is not valid JSON", provider.id))
-                    .with_code("upstream_invalid_response"),
+                ApiError::new(
+                    ErrorKind::BadGateway,
+                    format!(
+                        "provider `{}` returned a response that is not valid JSON",
+                        provider.id
+                    ),
+                )
+                .with_code("upstream_invalid_response"),
             )
         }
     };
@@ -362,49 +440,93 @@ async fn proxy_chat(
             .or_else(|| err.as_str())
             .unwrap_or("unknown error");
         return ex.fail(
-            ApiError::new(ErrorKind::BadGateway, format!("provider `{}` returned an error: {msg}", provider.id))
-                .with_code("upstream_error"),
+            ApiError::new(
+                ErrorKind::BadGateway,
+                format!("provider `{}` returned an error: {msg}", provider.id),
+            )
+            .with_code("upstream_error"),
         );
     }
     ex.finish(200, None, Usage::from_value(&parsed));
     let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn send_error(provider: &str, e: &reqwest::Error) -> ApiError {
     if e.is_timeout() {
-        ApiError::new(ErrorKind::Timeout, format!("provider `{provider}` timed out")).with_code("upstream_timeout")
+        ApiError::new(
+            ErrorKind::Timeout,
+            format!("provider `{provider}` timed out"),
+        )
+        .with_code("upstream_timeout")
     } else if e.is_connect() {
-        ApiError::new(ErrorKind::BadGateway, format!("provider `{provider}` is unreachable"))
-            .with_code("upstream_unreachable")
+        ApiError::new(
+            ErrorKind::BadGateway,
+            format!("provider `{provider}` is unreachable"),
+        )
+        .with_code("upstream_unreachable")
     } else {
-        ApiError::new(ErrorKind::BadGateway, format!("request to provider `{provider}` failed"))
-            .with_code("upstream_error")
+        ApiError::new(
+            ErrorKind::BadGateway,
+            format!("request to provider `{provider}` failed"),
+        )
+        .with_code("upstream_error")
     }
 }
 
 /// The client-facing error for an upstream error status.
-pub fn upstream_status_error(provider: &str, status: u16, body: &[u8], retry_after: Option<String>) -> ApiError {
-    let detail = ApiError::upstream_message(body)
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string());
-    let detail = if detail.is_empty() { "no detail".to_string() } else { detail };
+pub fn upstream_status_error(
+    provider: &str,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<String>,
+) -> ApiError {
+    let detail = ApiError::upstream_message(body).unwrap_or_else(|| {
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string()
+    });
+    let detail = if detail.is_empty() {
+        "no detail".to_string()
+    } else {
+        detail
+    };
     match status {
         // the provider rejected *our* credentials: not the client's auth problem
         401 | 403 => ApiError::new(
             ErrorKind::BadGateway,
-            format!("provider `{provider}` rejected the connection's credentials ({status}): {detail}"),
+            format!(
+                "provider `{provider}` rejected the connection's credentials ({status}): {detail}"
+            ),
         )
         .with_code("upstream_auth_failed"),
-        429 => ApiError::new(ErrorKind::RateLimited, format!("provider `{provider}` is rate limiting: {detail}"))
-            .with_code("rate_limit_exceeded")
-            .with_retry_after(retry_after),
+        429 => ApiError::new(
+            ErrorKind::RateLimited,
+            format!("provider `{provider}` is rate limiting: {detail}"),
+        )
+        .with_code("rate_limit_exceeded")
+        .with_retry_after(retry_after),
         _ => {
-            let mut e = ApiError::new(ErrorKind::Upstream, format!("provider `{provider}` returned {status}: {detail}"))
-                .with_status(if (400..600).contains(&status) { status } else { 502 })
-                .with_retry_after(retry_after);
+            let mut e = ApiError::new(
+                ErrorKind::Upstream,
+                format!("provider `{provider}` returned {status}: {detail}"),
+            )
+            .with_status(if (400..600).contains(&status) {
+                status
+            } else {
+                502
+            })
+            .with_retry_after(retry_after);
             e.upstream = status >= 500;
-            e.code = Some(if status >= 500 { "upstream_error".into() } else { "upstream_rejected".into() });
+            e.code = Some(if status >= 500 {
+                "upstream_error".into()
+            } else {
+                "upstream_rejected".into()
+            });
             e
         }
     }
@@ -412,26 +534,39 @@ pub fn upstream_status_error(provider: &str, status: u16, body: &[u8], retry_aft
 
 /// Read a whole upstream body, chunk by chunk, with an idle timeout and a size cap. A body that
 /// arrives in one chunk is not copied.
-async fn read_limited(resp: reqwest::Response, max: usize, idle: Duration) -> Result<Bytes, ApiError> {
+async fn read_limited(
+    resp: reqwest::Response,
+    max: usize,
+    idle: Duration,
+) -> Result<Bytes, ApiError> {
     let mut stream = resp.bytes_stream();
     let mut first: Option<Bytes> = None;
     let mut buf = bytes::BytesMut::new();
     loop {
         match tokio::time::timeout(idle, stream.next()).await {
             Err(_) => {
-                return Err(ApiError::new(ErrorKind::Timeout, "the provider stopped sending its response")
-                    .with_code("upstream_timeout"))
+                return Err(ApiError::new(
+                    ErrorKind::Timeout,
+                    "the provider stopped sending its response",
+                )
+                .with_code("upstream_timeout"))
             }
             Ok(None) => break,
             Ok(Some(Err(_))) => {
-                return Err(ApiError::new(ErrorKind::BadGateway, "the provider's response was cut off")
-                    .with_code("upstream_error"))
+                return Err(ApiError::new(
+                    ErrorKind::BadGateway,
+                    "the provider's response was cut off",
+                )
+                .with_code("upstream_error"))
             }
             Ok(Some(Ok(chunk))) => {
                 let have = first.as_ref().map_or(0, Bytes::len) + buf.len();
                 if have + chunk.len() > max {
-                    return Err(ApiError::new(ErrorKind::BadGateway, "the provider's response is too large")
-                        .with_code("upstream_error"));
+                    return Err(ApiError::new(
+                        ErrorKind::BadGateway,
+                        "the provider's response is too large",
+                    )
+                    .with_code("upstream_error"));
                 }
                 match first.take() {
                     None if buf.is_empty() => first = Some(chunk),
@@ -460,7 +595,11 @@ struct StreamState {
 
 impl StreamState {
     fn observe(&mut self, chunk: &[u8]) {
-        let (usage, saw, err) = (&mut self.usage, &mut self.saw_usage, &mut self.upstream_error);
+        let (usage, saw, err) = (
+            &mut self.usage,
+            &mut self.saw_usage,
+            &mut self.upstream_error,
+        );
         let _ = self.parser.push(chunk, |ev| {
             if ev.is_done() || !ev.data.contains("\"usage\"") && !ev.data.contains("\"error\"") {
                 return;
@@ -471,7 +610,10 @@ impl StreamState {
                     *saw = true;
                 }
                 if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-                    let m = e.get("message").and_then(Value::as_str).unwrap_or("error event");
+                    let m = e
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("error event");
                     *err = Some(format!("upstream error event: {m}"));
                 }
             }
@@ -529,7 +671,10 @@ fn stream_response(mut ex: Exchange, resp: reqwest::Response, idle: Duration) ->
     });
     let mut r = Response::new(Body::from_stream(body));
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     r
@@ -554,12 +699,18 @@ pub async fn list_models(State(st): State<Arc<AppState>>) -> Response {
     for c in snap.resolver.combos().filter(|c| c.enabled) {
         data.push(json!({"id": c.name, "object": "model", "created": snap.created, "owned_by": "combo", "type": "combo"}));
     }
-    (StatusCode::OK, Json(json!({"object": "list", "data": data}))).into_response()
+    (
+        StatusCode::OK,
+        Json(json!({"object": "list", "data": data})),
+    )
+        .into_response()
 }
 
 /// Fallback for unknown paths, in OpenAI error format.
 pub async fn not_found(uri: axum::http::Uri) -> HttpError {
-    HttpError::openai(ApiError::not_found(format!("no route for {}", uri.path())).with_code("unknown_route"))
+    HttpError::openai(
+        ApiError::not_found(format!("no route for {}", uri.path())).with_code("unknown_route"),
+    )
 }
 
 #[cfg(test)]
@@ -568,11 +719,19 @@ mod tests {
 
     #[test]
     fn upstream_errors_keep_their_meaning() {
-        let e = upstream_status_error("openai", 429, br#"{"error":{"message":"slow down"}}"#, Some("7".into()));
+        let e = upstream_status_error(
+            "openai",
+            429,
+            br#"{"error":{"message":"slow down"}}"#,
+            Some("7".into()),
+        );
         assert_eq!((e.status, e.retry_after.as_deref()), (429, Some("7")));
         assert!(e.message.contains("slow down"));
         let e = upstream_status_error("openai", 401, b"{}", None);
-        assert_eq!(e.status, 502, "provider credential failures are not the client's 401");
+        assert_eq!(
+            e.status, 502,
+            "provider credential failures are not the client's 401"
+        );
         let e = upstream_status_error("openai", 503, b"<html>down</html>", None);
         assert_eq!(e.status, 503);
         assert!(e.is_retryable());
@@ -585,7 +744,10 @@ mod tests {
     fn content_type_check() {
         let mut h = HeaderMap::new();
         assert!(check_json_content_type(&h).is_ok());
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         assert!(check_json_content_type(&h).is_ok());
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("Text/Plain"));
         assert_eq!(check_json_content_type(&h), Err("text/plain".to_string()));

@@ -47,7 +47,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// Whether `provider_id` has something to send requests with.
     pub fn usable(&self, provider_id: &str) -> bool {
-        self.connections.get(provider_id).is_some_and(|c| !c.is_empty())
+        self.connections
+            .get(provider_id)
+            .is_some_and(|c| !c.is_empty())
     }
 
     /// Look up a presented gateway key.
@@ -99,7 +101,8 @@ pub fn http_client(settings: &GatewaySettings) -> Result<reqwest::Client, reqwes
 
 impl AppState {
     pub async fn new(opts: StateOptions) -> Result<Arc<AppState>, StoreError> {
-        let snapshot = build_snapshot(&opts.store, &opts.catalog, opts.env_require_key, None).await?;
+        let snapshot =
+            build_snapshot(&opts.store, &opts.catalog, opts.env_require_key, None).await?;
         Ok(Arc::new(AppState {
             store: opts.store,
             catalog: opts.catalog,
@@ -120,7 +123,13 @@ impl AppState {
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let _guard = self.reload_lock.lock().await;
         let prev = self.snapshot.load_full();
-        let next = build_snapshot(&self.store, &self.catalog, self.env_require_key, Some(&prev)).await?;
+        let next = build_snapshot(
+            &self.store,
+            &self.catalog,
+            self.env_require_key,
+            Some(&prev),
+        )
+        .await?;
         self.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -153,15 +162,20 @@ pub async fn build_snapshot(
     prev: Option<&Snapshot>,
 ) -> Result<Snapshot, StoreError> {
     let settings_rows = store.settings().await?;
-    let entries: BTreeMap<String, serde_json::Value> =
-        settings_rows.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    let entries: BTreeMap<String, serde_json::Value> = settings_rows
+        .into_iter()
+        .map(|(k, (v, _))| (k, v))
+        .collect();
     let settings = GatewaySettings::from_entries(entries.iter(), env_require_key);
 
     let overrides = store.list_provider_settings().await?;
     let custom_models = store.list_models().await?;
     let mut specs: Vec<ProviderSpec> = catalog.providers().to_vec();
     for node in store.list_nodes().await? {
-        let format = node.format.parse::<ApiFormat>().unwrap_or(ApiFormat::Openai);
+        let format = node
+            .format
+            .parse::<ApiFormat>()
+            .unwrap_or(ApiFormat::Openai);
         let headers = serde_json::from_value(node.headers.clone()).unwrap_or_default();
         specs.push(ProviderSpec {
             id: node.id,
@@ -202,16 +216,24 @@ pub async fn build_snapshot(
         if !c.enabled {
             continue;
         }
-        let Some(spec) = specs.iter().find(|s| s.id == c.provider) else { continue };
-        connections.entry(c.provider.clone()).or_default().push(Arc::new(LiveConnection {
-            id: c.id,
-            name: c.name,
-            secret: c.secret,
-            base_url: c.base_url.unwrap_or_else(|| spec.base_url.clone()),
-        }));
+        let Some(spec) = specs.iter().find(|s| s.id == c.provider) else {
+            continue;
+        };
+        connections
+            .entry(c.provider.clone())
+            .or_default()
+            .push(Arc::new(LiveConnection {
+                id: c.id,
+                name: c.name,
+                secret: c.secret,
+                base_url: c.base_url.unwrap_or_else(|| spec.base_url.clone()),
+            }));
     }
     // keyless custom nodes (local Ollama, llama.cpp...) work without an explicit connection
-    for spec in specs.iter().filter(|s| s.custom && s.auth == AuthStyle::None) {
+    for spec in specs
+        .iter()
+        .filter(|s| s.custom && s.auth == AuthStyle::None)
+    {
         connections.entry(spec.id.clone()).or_insert_with(|| {
             vec![Arc::new(LiveConnection {
                 id: format!("{}:implicit", spec.id),
@@ -226,7 +248,11 @@ pub async fn build_snapshot(
         .list_combos()
         .await?
         .into_iter()
-        .map(|c| ComboDef { name: c.name, enabled: c.enabled, models: c.models })
+        .map(|c| ComboDef {
+            name: c.name,
+            enabled: c.enabled,
+            models: c.models,
+        })
         .collect();
 
     let keys = store
@@ -234,14 +260,26 @@ pub async fn build_snapshot(
         .await?
         .into_iter()
         .filter(|k| k.revoked_at.is_none())
-        .map(|k| (k.key_hash, KeyInfo { id: k.id.into(), name: k.name.into() }))
+        .map(|k| {
+            (
+                k.key_hash,
+                KeyInfo {
+                    id: k.id.into(),
+                    name: k.name.into(),
+                },
+            )
+        })
         .collect();
 
     let http = match prev {
         Some(p) if p.settings.connect_timeout_ms == settings.connect_timeout_ms => p.http.clone(),
-        _ => http_client(&settings).map_err(|e| StoreError::Invalid(format!("http client: {e}")))?,
+        _ => {
+            http_client(&settings).map_err(|e| StoreError::Invalid(format!("http client: {e}")))?
+        }
     };
-    let created = prev.map(|p| p.created).unwrap_or_else(|| omniroute_store::now_ms() / 1000);
+    let created = prev
+        .map(|p| p.created)
+        .unwrap_or_else(|| omniroute_store::now_ms() / 1000);
 
     Ok(Snapshot {
         resolver: Resolver::new(specs, combos, &disabled),

@@ -64,7 +64,9 @@ impl fmt::Debug for Cipher {
 
 impl Cipher {
     pub fn from_key(key: &[u8; 32]) -> Self {
-        Self { aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)) }
+        Self {
+            aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
+        }
     }
 
     /// Parse a 32-byte key given as 64 hex characters or base64.
@@ -74,12 +76,14 @@ impl Cipher {
             hex::decode(text).map_err(|e| StoreError::Crypto(e.to_string()))?
         } else {
             B64.decode(text).map_err(|_| {
-                StoreError::Crypto("encryption key must be 32 bytes as 64 hex chars or base64".into())
+                StoreError::Crypto(
+                    "encryption key must be 32 bytes as 64 hex chars or base64".into(),
+                )
             })?
         };
-        bytes.try_into().map_err(|_| {
-            StoreError::Crypto("encryption key must be exactly 32 bytes".into())
-        })
+        bytes
+            .try_into()
+            .map_err(|_| StoreError::Crypto("encryption key must be exactly 32 bytes".into()))
     }
 
     /// The key from `env_value` if given, else from `DATA_DIR/secret.key`, created (mode 0600)
@@ -116,17 +120,22 @@ impl Cipher {
         let blob = stored
             .strip_prefix(PREFIX)
             .ok_or_else(|| StoreError::Crypto("value is not an encrypted secret".into()))?;
-        let blob = B64.decode(blob).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let blob = B64
+            .decode(blob)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
         if blob.len() < 12 + 16 {
             return Err(StoreError::Crypto("ciphertext too short".into()));
         }
         let (nonce, ct) = blob.split_at(12);
-        let pt = self.aead.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| {
-            StoreError::Crypto(
+        let pt = self
+            .aead
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| {
+                StoreError::Crypto(
                 "cannot decrypt a stored secret: the encryption key changed or the data is corrupt"
                     .into(),
             )
-        })?;
+            })?;
         String::from_utf8(pt)
             .map(Secret)
             .map_err(|_| StoreError::Crypto("decrypted secret is not UTF-8".into()))
@@ -183,7 +192,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let b = Cipher::load_or_create(None, &path).unwrap();
         assert_eq!(b.decrypt(&a.encrypt("x").unwrap()).unwrap().expose(), "x");

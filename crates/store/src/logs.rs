@@ -67,7 +67,13 @@ impl LogWriter {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
-        (LogWriter { tx, dropped: Arc::new(AtomicU64::new(0)) }, handle)
+        (
+            LogWriter {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            handle,
+        )
     }
 
     /// Queue a row without waiting; drops it when the queue is full.

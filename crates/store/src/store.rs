@@ -6,7 +6,9 @@ use crate::records::*;
 use crate::{new_id, now_ms, RequestLog, Result, StoreError};
 use rand::RngCore;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,7 +98,9 @@ impl Store {
 
     /// Checkpoint the WAL and close every connection.
     pub async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await;
         self.pool.close().await;
     }
 
@@ -128,7 +132,9 @@ impl Store {
     }
 
     fn encrypt_opt(&self, s: Option<&Secret>) -> Result<Option<String>> {
-        s.filter(|s| !s.is_empty()).map(|s| self.cipher.encrypt(s.expose())).transpose()
+        s.filter(|s| !s.is_empty())
+            .map(|s| self.cipher.encrypt(s.expose()))
+            .transpose()
     }
 
     pub async fn list_connections(&self) -> Result<Vec<Connection>> {
@@ -149,7 +155,11 @@ impl Store {
         self.connection_from_row(&row)
     }
 
-    pub async fn create_connection(&self, input: ConnectionInput, source: &str) -> Result<Connection> {
+    pub async fn create_connection(
+        &self,
+        input: ConnectionInput,
+        source: &str,
+    ) -> Result<Connection> {
         let id = new_id("conn");
         let now = now_ms();
         let res = sqlx::query(
@@ -179,7 +189,11 @@ impl Store {
     }
 
     /// Create or replace the connection named `input.name` of `input.provider` (config apply).
-    pub async fn upsert_connection(&self, input: ConnectionInput, source: &str) -> Result<Connection> {
+    pub async fn upsert_connection(
+        &self,
+        input: ConnectionInput,
+        source: &str,
+    ) -> Result<Connection> {
         let existing: Option<String> =
             sqlx::query_scalar("SELECT id FROM connections WHERE provider = $1 AND name = $2")
                 .bind(&input.provider)
@@ -289,9 +303,10 @@ impl Store {
         .execute(&self.pool)
         .await;
         match res {
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict(format!("node prefix `{}`", node.prefix)))
-            }
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "node prefix `{}`",
+                node.prefix
+            ))),
             Err(e) => Err(e.into()),
             Ok(_) => Ok(()),
         }
@@ -350,7 +365,9 @@ impl Store {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::NotFound(format!("custom model `{provider}/{model}`")));
+            return Err(StoreError::NotFound(format!(
+                "custom model `{provider}/{model}`"
+            )));
         }
         Ok(())
     }
@@ -433,7 +450,11 @@ impl Store {
     /// Insert or replace a combo, matched by name. Returns the stored combo.
     pub async fn upsert_combo(&self, c: &Combo) -> Result<Combo> {
         let now = now_ms();
-        let id = if c.id.is_empty() { new_id("combo") } else { c.id.clone() };
+        let id = if c.id.is_empty() {
+            new_id("combo")
+        } else {
+            c.id.clone()
+        };
         let res = sqlx::query(
             "INSERT INTO combos (id, name, strategy, enabled, models, source, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
@@ -525,7 +546,9 @@ impl Store {
         let mut raw = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let key = format!("sk-or-{}", hex::encode(raw));
-        let rec = self.insert_key(&new_id("key"), name, &key, SOURCE_API).await?;
+        let rec = self
+            .insert_key(&new_id("key"), name, &key, SOURCE_API)
+            .await?;
         Ok((rec, Secret::new(key)))
     }
 
@@ -543,17 +566,25 @@ impl Store {
             if rec.key_hash == hash && rec.revoked_at.is_none() {
                 return Ok(rec);
             }
-            sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(&rec.id).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM api_keys WHERE id = $1")
+                .bind(&rec.id)
+                .execute(&self.pool)
+                .await?;
         }
         self.insert_key(&new_id("key"), name, key, source).await
     }
 
     async fn insert_key(&self, id: &str, name: &str, key: &str, source: &str) -> Result<ApiKey> {
         if key.len() < 16 {
-            return Err(StoreError::Invalid("a gateway key must be at least 16 characters".into()));
+            return Err(StoreError::Invalid(
+                "a gateway key must be at least 16 characters".into(),
+            ));
         }
         let prefix: String = key.chars().take(8).collect();
-        let last4: String = key.chars().skip(key.chars().count().saturating_sub(4)).collect();
+        let last4: String = key
+            .chars()
+            .skip(key.chars().count().saturating_sub(4))
+            .collect();
         let res = sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, prefix, last4, source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -582,12 +613,13 @@ impl Store {
     }
 
     pub async fn revoke_key(&self, id: &str) -> Result<()> {
-        let n = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("active gateway key `{id}`")));
         }
@@ -595,7 +627,10 @@ impl Store {
     }
 
     pub async fn delete_key(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM api_keys WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -609,7 +644,10 @@ impl Store {
             .map(|r| {
                 Ok((
                     r.try_get::<String, _>("key")?,
-                    (parse_json(&r.try_get::<String, _>("value")?), r.try_get("source")?),
+                    (
+                        parse_json(&r.try_get::<String, _>("value")?),
+                        r.try_get("source")?,
+                    ),
                 ))
             })
             .collect()
@@ -630,7 +668,10 @@ impl Store {
     }
 
     pub async fn delete_setting(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM settings WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

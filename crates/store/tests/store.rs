@@ -6,7 +6,9 @@ use serde_json::json;
 
 async fn open(dir: &std::path::Path) -> Store {
     let cipher = Cipher::load_or_create(None, &dir.join("secret.key")).unwrap();
-    Store::open(&dir.join("omniroute.db"), cipher).await.unwrap()
+    Store::open(&dir.join("omniroute.db"), cipher)
+        .await
+        .unwrap()
 }
 
 fn conn(name: &str, key: &str) -> ConnectionInput {
@@ -26,23 +28,35 @@ async fn secrets_are_never_stored_in_plaintext() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     let provider_secret = "sk-PLAINTEXT-provider-secret-0123456789";
-    store.create_connection(conn("main", provider_secret), SOURCE_API).await.unwrap();
+    store
+        .create_connection(conn("main", provider_secret), SOURCE_API)
+        .await
+        .unwrap();
     let (_, gateway_key) = store.create_key("laptop").await.unwrap();
     let imported = "sk-or-IMPORTED-key-value-abcdefghijkl";
-    store.import_key("ci", imported, SOURCE_CONFIG).await.unwrap();
+    store
+        .import_key("ci", imported, SOURCE_CONFIG)
+        .await
+        .unwrap();
     store.close().await;
 
     let mut haystack = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let p = entry.unwrap().path();
-        if p.file_name().unwrap().to_string_lossy().starts_with("omniroute.db") {
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("omniroute.db")
+        {
             haystack.extend(std::fs::read(&p).unwrap());
         }
     }
     assert!(haystack.len() > 4096, "database files were not read");
     for needle in [provider_secret, gateway_key.expose(), imported] {
         assert!(
-            !haystack.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            !haystack
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
             "plaintext secret found in database file"
         );
     }
@@ -56,18 +70,32 @@ async fn secrets_are_never_stored_in_plaintext() {
 async fn crud_and_persistence() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
-    let a = store.create_connection(conn("a", "sk-aaaaaaaaaaaa"), SOURCE_API).await.unwrap();
+    let a = store
+        .create_connection(conn("a", "sk-aaaaaaaaaaaa"), SOURCE_API)
+        .await
+        .unwrap();
     assert!(matches!(
         store.create_connection(conn("a", "sk-b"), SOURCE_API).await,
         Err(StoreError::Conflict(_))
     ));
     let patched = store
-        .update_connection(&a.id, ConnectionPatch { enabled: Some(false), priority: Some(5), ..Default::default() })
+        .update_connection(
+            &a.id,
+            ConnectionPatch {
+                enabled: Some(false),
+                priority: Some(5),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(!patched.enabled);
     assert_eq!(patched.priority, 5);
-    assert_eq!(patched.secret.as_ref().unwrap().expose(), "sk-aaaaaaaaaaaa", "secret kept when not patched");
+    assert_eq!(
+        patched.secret.as_ref().unwrap().expose(),
+        "sk-aaaaaaaaaaaa",
+        "secret kept when not patched"
+    );
 
     store
         .upsert_node(&ProviderNode {
@@ -83,7 +111,12 @@ async fn crud_and_persistence() {
         .await
         .unwrap();
     store
-        .upsert_model(&ProviderModel { provider: "openai".into(), model: "gpt-x".into(), kind: "chat".into(), source: SOURCE_API.into() })
+        .upsert_model(&ProviderModel {
+            provider: "openai".into(),
+            model: "gpt-x".into(),
+            kind: "chat".into(),
+            source: SOURCE_API.into(),
+        })
         .await
         .unwrap();
     let combo = store
@@ -97,12 +130,24 @@ async fn crud_and_persistence() {
         })
         .await
         .unwrap();
-    store.set_setting("require_api_key", &json!(true), SOURCE_API).await.unwrap();
+    store
+        .set_setting("require_api_key", &json!(true), SOURCE_API)
+        .await
+        .unwrap();
     let (key, _) = store.create_key("k").await.unwrap();
     store.revoke_key(&key.id).await.unwrap();
-    assert!(matches!(store.revoke_key(&key.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.revoke_key(&key.id).await,
+        Err(StoreError::NotFound(_))
+    ));
     store
-        .insert_logs(&[RequestLog { request_id: "r1".into(), method: "POST".into(), path: "/v1/chat/completions".into(), status: 200, ..Default::default() }])
+        .insert_logs(&[RequestLog {
+            request_id: "r1".into(),
+            method: "POST".into(),
+            path: "/v1/chat/completions".into(),
+            status: 200,
+            ..Default::default()
+        }])
         .await
         .unwrap();
     store.close().await;
@@ -111,14 +156,23 @@ async fn crud_and_persistence() {
     assert_eq!(store.list_connections().await.unwrap().len(), 1);
     assert_eq!(store.list_nodes().await.unwrap()[0].prefix, "ollama");
     assert_eq!(store.list_models().await.unwrap()[0].model, "gpt-x");
-    assert_eq!(store.get_combo(&combo.id).await.unwrap().models, vec!["openai/gpt-x"]);
-    assert_eq!(store.settings().await.unwrap()["require_api_key"].0, json!(true));
+    assert_eq!(
+        store.get_combo(&combo.id).await.unwrap().models,
+        vec!["openai/gpt-x"]
+    );
+    assert_eq!(
+        store.settings().await.unwrap()["require_api_key"].0,
+        json!(true)
+    );
     let keys = store.list_keys().await.unwrap();
     assert!(keys[0].revoked_at.is_some());
     assert!(keys[0].masked.starts_with("sk-or-"));
     assert_eq!(store.recent_logs(10).await.unwrap()[0].request_id, "r1");
     store.delete_connection(&a.id).await.unwrap();
-    assert!(matches!(store.delete_connection(&a.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.delete_connection(&a.id).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -127,12 +181,20 @@ async fn log_writer_flushes_on_drop_and_prunes() {
     let store = open(dir.path()).await;
     let (writer, handle) = LogWriter::spawn(store.clone(), 4096, 1500);
     for i in 0..2100 {
-        writer.log(RequestLog { request_id: format!("r{i}"), status: 200, ..Default::default() });
+        writer.log(RequestLog {
+            request_id: format!("r{i}"),
+            status: 200,
+            ..Default::default()
+        });
     }
     assert_eq!(writer.dropped(), 0);
     drop(writer);
     handle.await.unwrap();
     let rows = store.recent_logs(5000).await.unwrap();
     assert_eq!(rows[0].request_id, "r2099", "last row flushed on shutdown");
-    assert!(rows.len() <= 1600, "pruning did not run: {} rows", rows.len());
+    assert!(
+        rows.len() <= 1600,
+        "pruning did not run: {} rows",
+        rows.len()
+    );
 }

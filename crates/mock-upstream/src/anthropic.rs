@@ -1,0 +1,190 @@
+//! Anthropic Messages (`/messages`): request parsing, JSON and SSE answers.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use crate::handler::{
+    json_response, reasoning_deltas, tool_args_value, tool_fragments, Parsed, Turn, ERROR_MESSAGE,
+};
+use crate::stream::{sse_event, Frames};
+use crate::text::{self, REASONING_SIGNATURE, REASONING_TEXT};
+
+/// Id of the `tool_use` block produced by `tools`.
+pub(crate) const TOOL_USE_ID: &str = "toolu_mock_1";
+
+pub(crate) fn parse(v: &Value) -> Parsed {
+    let user_text = v
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|msgs| {
+            msgs.iter()
+                .rev()
+                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        })
+        .and_then(|m| m.get("content"))
+        .and_then(text::content_text);
+    Parsed {
+        model: text::str_field(v, "model", "mock-small"),
+        stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: false,
+        tool_name: text::first_tool_name(v),
+        user_text,
+    }
+}
+
+pub(crate) fn respond(t: &Turn) -> Response {
+    if t.stream {
+        stream(t)
+    } else {
+        complete(t)
+    }
+}
+
+fn stop_reason(t: &Turn) -> &'static str {
+    if t.tools() {
+        "tool_use"
+    } else {
+        "end_turn"
+    }
+}
+
+fn stream_error() -> Value {
+    json!({"type": "error", "error": {"type": "overloaded_error", "message": ERROR_MESSAGE}})
+}
+
+fn complete(t: &Turn) -> Response {
+    if t.script.error_event {
+        return json_response(StatusCode::OK, &stream_error());
+    }
+    let mut content = Vec::new();
+    if t.reasoning() {
+        content.push(json!({
+            "type": "thinking", "thinking": REASONING_TEXT, "signature": REASONING_SIGNATURE,
+        }));
+    }
+    if t.tools() {
+        content.push(json!({
+            "type": "tool_use", "id": TOOL_USE_ID, "name": t.tool_name, "input": tool_args_value(),
+        }));
+    } else if !t.script.empty {
+        content.push(json!({"type": "text", "text": t.text}));
+    }
+    let body = json!({
+        "id": format!("msg_mock_{}", t.id),
+        "type": "message",
+        "role": "assistant",
+        "model": t.model,
+        "content": content,
+        "stop_reason": stop_reason(t),
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": t.prompt_tokens,
+            "output_tokens": t.completion_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+fn stream(t: &Turn) -> Response {
+    let mut f = Frames::default();
+    if t.script.error_event {
+        f.meta(sse_event("error", &stream_error()));
+        return t.sse(f);
+    }
+    f.meta(sse_event(
+        "message_start",
+        &json!({
+            "type": "message_start",
+            "message": {
+                "id": format!("msg_mock_{}", t.id),
+                "type": "message",
+                "role": "assistant",
+                "model": t.model,
+                "content": [],
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": {
+                    "input_tokens": t.prompt_tokens,
+                    "output_tokens": 1,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                },
+            },
+        }),
+    ));
+    if !t.script.empty {
+        let mut index = 0;
+        let start = |f: &mut Frames, block: Value, index: usize| {
+            f.meta(sse_event(
+                "content_block_start",
+                &json!({"type": "content_block_start", "index": index, "content_block": block}),
+            ));
+            if index == 0 {
+                f.meta(sse_event("ping", &json!({"type": "ping"})));
+            }
+        };
+        let delta = |delta: Value, index: usize| {
+            sse_event(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            )
+        };
+        let stop = |index: usize| {
+            sse_event(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            )
+        };
+        if t.reasoning() {
+            start(
+                &mut f,
+                json!({"type": "thinking", "thinking": "", "signature": ""}),
+                index,
+            );
+            for r in reasoning_deltas() {
+                f.content(delta(
+                    json!({"type": "thinking_delta", "thinking": r}),
+                    index,
+                ));
+            }
+            f.meta(delta(
+                json!({"type": "signature_delta", "signature": REASONING_SIGNATURE}),
+                index,
+            ));
+            f.meta(stop(index));
+            index += 1;
+        }
+        if t.tools() {
+            start(
+                &mut f,
+                json!({"type": "tool_use", "id": TOOL_USE_ID, "name": t.tool_name, "input": {}}),
+                index,
+            );
+            for frag in tool_fragments() {
+                f.content(delta(
+                    json!({"type": "input_json_delta", "partial_json": frag}),
+                    index,
+                ));
+            }
+        } else {
+            start(&mut f, json!({"type": "text", "text": ""}), index);
+            for d in t.deltas() {
+                f.content(delta(json!({"type": "text_delta", "text": d}), index));
+            }
+        }
+        f.meta(stop(index));
+    }
+    f.meta(sse_event(
+        "message_delta",
+        &json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason(t), "stop_sequence": null},
+            "usage": {"output_tokens": t.completion_tokens},
+        }),
+    ));
+    f.meta(sse_event("message_stop", &json!({"type": "message_stop"})));
+    t.sse(f)
+}

@@ -1,0 +1,186 @@
+//! Per-request scripting: directives from the `x-mock` header or a `[[mock:...]]` marker.
+//!
+//! Syntax: directives separated by `;` or `,`, each `key` or `key=value`
+//! (keys are case-insensitive, `-` and `_` are interchangeable). `usage=P,C`
+//! keeps its comma: a bare number right after `usage=P` is its completion count
+//! (`usage=P:C` and `usage=P/C` work too). Unknown directives are ignored.
+
+/// The marker that introduces in-text directives: `[[mock:chunks=3;delay=10]]`.
+pub(crate) const MARKER: &str = "[[mock:";
+
+/// Largest accepted `chunks=N` (bounds memory per request).
+pub(crate) const MAX_CHUNKS: usize = 10_000;
+
+/// Everything a request can ask the mock to do differently.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Script {
+    pub status: Option<u16>,
+    pub retry_after: Option<u64>,
+    pub chunks: Option<usize>,
+    pub delay_ms: u64,
+    pub first_byte_ms: u64,
+    pub cut: Option<usize>,
+    pub error_event: bool,
+    pub empty: bool,
+    pub garbage: bool,
+    pub tools: bool,
+    pub reasoning: bool,
+    pub usage_prompt: Option<u64>,
+    pub usage_completion: Option<u64>,
+}
+
+impl Script {
+    /// Merge the directives of `spec` into `self` (later directives win).
+    pub(crate) fn parse(&mut self, spec: &str) {
+        let mut usage_open = false;
+        for token in spec.split([';', ',']) {
+            let token = token.trim();
+            if token.is_empty() {
+                continue;
+            }
+            let (key, value) = match token.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim())),
+                None => (token, None),
+            };
+            if usage_open && value.is_none() {
+                if let Ok(c) = key.parse::<u64>() {
+                    self.usage_completion = Some(c);
+                    usage_open = false;
+                    continue;
+                }
+            }
+            usage_open = false;
+            let key = key.to_ascii_lowercase().replace('_', "-");
+            let num = value.and_then(|v| v.parse::<u64>().ok());
+            match key.as_str() {
+                "status" => {
+                    self.status = num
+                        .and_then(|n| u16::try_from(n).ok())
+                        .filter(|n| (100..=999).contains(n));
+                }
+                "retry-after" => self.retry_after = num,
+                "chunks" => {
+                    self.chunks = num.map(|n| {
+                        usize::try_from(n)
+                            .unwrap_or(MAX_CHUNKS)
+                            .clamp(1, MAX_CHUNKS)
+                    });
+                }
+                "delay" => self.delay_ms = num.unwrap_or(0),
+                "first-byte" => self.first_byte_ms = num.unwrap_or(0),
+                "cut" => self.cut = num.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                "error-event" => self.error_event = flag(value),
+                "empty" => self.empty = flag(value),
+                "garbage" => self.garbage = flag(value),
+                "tools" | "tool" => self.tools = flag(value),
+                "reasoning" | "thinking" => self.reasoning = flag(value),
+                "usage" => {
+                    let v = value.unwrap_or("");
+                    match v.split_once([':', '/']) {
+                        Some((p, c)) => {
+                            self.usage_prompt = p.trim().parse().ok();
+                            self.usage_completion = c.trim().parse().ok();
+                        }
+                        None => {
+                            self.usage_prompt = v.parse().ok();
+                            usage_open = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A boolean directive: bare `key` means on; `key=0|false|off|no` means off.
+fn flag(value: Option<&str>) -> bool {
+    !matches!(
+        value.map(str::to_ascii_lowercase).as_deref(),
+        Some("0" | "false" | "off" | "no")
+    )
+}
+
+/// Remove every complete `[[mock:...]]` marker from `text`, merging its
+/// directives into `script`. When a marker was removed the remaining text is
+/// trimmed; otherwise it is returned unchanged.
+pub(crate) fn take_markers(text: &str, script: &mut Script) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut found = false;
+    while let Some(start) = rest.find(MARKER) {
+        let after = &rest[start + MARKER.len()..];
+        let Some(end) = after.find("]]") else { break };
+        script.parse(&after[..end]);
+        out.push_str(&rest[..start]);
+        rest = &after[end + 2..];
+        found = true;
+    }
+    out.push_str(rest);
+    if found {
+        out.trim().to_owned()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(spec: &str) -> Script {
+        let mut s = Script::default();
+        s.parse(spec);
+        s
+    }
+
+    #[test]
+    fn parses_all_directives() {
+        let s = parsed(
+            "status=429; retry-after=3, chunks=5;delay=10;first-byte=20;cut=2;error-event;empty;garbage;tools;reasoning",
+        );
+        assert_eq!(s.status, Some(429));
+        assert_eq!(s.retry_after, Some(3));
+        assert_eq!(s.chunks, Some(5));
+        assert_eq!(s.delay_ms, 10);
+        assert_eq!(s.first_byte_ms, 20);
+        assert_eq!(s.cut, Some(2));
+        assert!(s.error_event && s.empty && s.garbage && s.tools && s.reasoning);
+    }
+
+    #[test]
+    fn usage_keeps_its_comma() {
+        let s = parsed("usage=12,34;chunks=2");
+        assert_eq!((s.usage_prompt, s.usage_completion), (Some(12), Some(34)));
+        assert_eq!(s.chunks, Some(2));
+        let s = parsed("usage=12:34");
+        assert_eq!((s.usage_prompt, s.usage_completion), (Some(12), Some(34)));
+        let s = parsed("usage=5, tools");
+        assert_eq!((s.usage_prompt, s.usage_completion), (Some(5), None));
+        assert!(s.tools);
+    }
+
+    #[test]
+    fn unknown_and_malformed_are_ignored() {
+        let s = parsed("bogus=1; STATUS=abc; Chunks=0; ERROR_EVENT; tools=off");
+        assert_eq!(s.status, None);
+        assert_eq!(s.chunks, Some(1));
+        assert!(s.error_event);
+        assert!(!s.tools);
+    }
+
+    #[test]
+    fn markers_are_removed_and_merged() {
+        let mut s = Script::default();
+        let t = take_markers("hello [[mock:chunks=3]] world [[mock:tools]]", &mut s);
+        assert_eq!(t, "hello  world");
+        assert_eq!(s.chunks, Some(3));
+        assert!(s.tools);
+        let mut s = Script::default();
+        assert_eq!(
+            take_markers("[[mock:status=500", &mut s),
+            "[[mock:status=500"
+        );
+        assert_eq!(s.status, None);
+    }
+}

@@ -1,0 +1,274 @@
+//! Text helpers: request text extraction, chunk splitting, word counts, embeddings.
+
+use std::ops::Range;
+
+use serde_json::Value;
+
+use crate::script::MAX_CHUNKS;
+
+/// Chunks a streamed text is split into when no `chunks=N` is given.
+pub(crate) const DEFAULT_CHUNKS: usize = 4;
+/// Reasoning text produced by the `reasoning` directive.
+pub(crate) const REASONING_TEXT: &str = "Let me think about this step by step.";
+/// Number of streamed reasoning deltas.
+pub(crate) const REASONING_CHUNKS: usize = 2;
+/// Signature attached to reasoning (Anthropic `signature_delta`, Gemini `thoughtSignature`).
+pub(crate) const REASONING_SIGNATURE: &str = "mock-signature";
+/// Arguments of the tool call produced by the `tools` directive.
+pub(crate) const TOOL_ARGS: &str = r#"{"location":"Paris"}"#;
+/// Number of streamed argument fragments.
+pub(crate) const TOOL_FRAGMENTS: usize = 3;
+/// Tool name used when the request declares no tools.
+pub(crate) const DEFAULT_TOOL: &str = "get_weather";
+/// Fixed `created` timestamp (keeps responses deterministic).
+pub(crate) const CREATED: u64 = 1_700_000_000;
+
+/// Split `text` into `n` pieces of roughly equal char count, on char
+/// boundaries; every piece is non-empty (fewer pieces if `text` is shorter).
+pub(crate) fn split_even(text: &str, n: usize) -> Vec<Range<usize>> {
+    let total = text.chars().count();
+    if total == 0 {
+        return Vec::new();
+    }
+    let n = n.clamp(1, total);
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    let mut k = 1;
+    for (ci, (bi, _)) in text.char_indices().enumerate() {
+        if k < n && ci == k * total / n {
+            out.push(start..bi);
+            start = bi;
+            k += 1;
+        }
+    }
+    out.push(start..text.len());
+    out
+}
+
+/// Pieces of `text` described by `ranges`.
+pub(crate) fn pieces<'a>(
+    text: &'a str,
+    ranges: &'a [Range<usize>],
+) -> impl Iterator<Item = &'a str> + 'a {
+    ranges
+        .iter()
+        .map(move |r| text.get(r.clone()).unwrap_or(""))
+}
+
+/// The streamed output: `base` split into `chunks` (default 4) pieces. With
+/// an explicit `chunks=N` larger than the text, the text is repeated first so
+/// that every piece is non-empty.
+pub(crate) fn plan_output(base: String, chunks: Option<usize>) -> (String, Vec<Range<usize>>) {
+    let n = chunks.unwrap_or(DEFAULT_CHUNKS).clamp(1, MAX_CHUNKS);
+    let count = base.chars().count();
+    let text = if chunks.is_some() && count > 0 && count < n {
+        base.repeat(n.div_ceil(count))
+    } else {
+        base
+    };
+    let ranges = split_even(&text, n);
+    (text, ranges)
+}
+
+/// Number of whitespace-separated words.
+pub(crate) fn words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+/// Words of all input text of a request body: every string under a key
+/// that carries text (`content`, `text`, `input`, `system`, `instructions`,
+/// `prompt`, `output`), at any depth.
+pub(crate) fn input_words(v: &Value) -> u64 {
+    fn walk(v: &Value, key: Option<&str>) -> u64 {
+        match v {
+            Value::String(s) => match key {
+                Some(
+                    "content" | "text" | "input" | "system" | "instructions" | "prompt" | "output",
+                ) => words(s),
+                _ => 0,
+            },
+            Value::Array(items) => items.iter().map(|i| walk(i, key)).sum(),
+            Value::Object(map) => map.iter().map(|(k, v)| walk(v, Some(k))).sum(),
+            _ => 0,
+        }
+    }
+    walk(v, None)
+}
+
+/// Text of a message `content`: a string, or the text parts of an array
+/// (parts with a `text` string whose `type` is absent, `text` or
+/// `input_text`, skipping Gemini thought parts), joined by newlines.
+pub(crate) fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let mut out: Option<String> = None;
+            for part in parts {
+                let kind = part.get("type").and_then(Value::as_str);
+                if !matches!(kind, None | Some("text" | "input_text")) {
+                    continue;
+                }
+                if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                if let Some(t) = part.get("text").and_then(Value::as_str) {
+                    match &mut out {
+                        Some(o) => {
+                            o.push('\n');
+                            o.push_str(t);
+                        }
+                        None => out = Some(t.to_owned()),
+                    }
+                }
+            }
+            out
+        }
+        _ => None,
+    }
+}
+
+/// String field of an object, or `default`.
+pub(crate) fn str_field(v: &Value, key: &str, default: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .to_owned()
+}
+
+/// Name of the first function tool declared in a request of any format
+/// (OpenAI `tools[].function.name` or `functions[].name`, Anthropic and
+/// Responses `tools[].name`, Gemini `tools[].functionDeclarations[].name`).
+pub(crate) fn first_tool_name(v: &Value) -> Option<String> {
+    let tools = v
+        .get("tools")
+        .and_then(Value::as_array)
+        .or_else(|| v.get("functions").and_then(Value::as_array))?;
+    for tool in tools {
+        if let Some(n) = tool.pointer("/function/name").and_then(Value::as_str) {
+            return Some(n.to_owned());
+        }
+        for key in ["functionDeclarations", "function_declarations"] {
+            if let Some(n) = tool
+                .get(key)
+                .and_then(|d| d.get(0))
+                .and_then(|d| d.get("name"))
+                .and_then(Value::as_str)
+            {
+                return Some(n.to_owned());
+            }
+        }
+        let kind = tool.get("type").and_then(Value::as_str);
+        if matches!(kind, None | Some("function" | "custom")) {
+            if let Some(n) = tool.get("name").and_then(Value::as_str) {
+                return Some(n.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Eight deterministic floats in [-1, 1] derived from `text`, L2-normalised.
+pub(crate) fn embedding(text: &str) -> [f32; 8] {
+    // FNV-1a, then splitmix64 per dimension.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut out = [0f32; 8];
+    let mut norm = 0f64;
+    for (i, slot) in out.iter_mut().enumerate() {
+        let mut z = h.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let x = (z >> 40) as f64 / f64::from(1u32 << 24) * 2.0 - 1.0;
+        norm += x * x;
+        *slot = x as f32;
+    }
+    let norm = norm.sqrt();
+    if norm > 0.0 {
+        for slot in &mut out {
+            *slot = (f64::from(*slot) / norm) as f32;
+        }
+    }
+    out
+}
+
+/// Standard base64 (with padding) of `bytes`.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            group.get(1).copied().unwrap_or(0),
+            group.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= group.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_even_and_lossless() {
+        let text = "echo: héllo wörld ✓";
+        for n in 1..=30 {
+            let ranges = split_even(text, n);
+            assert_eq!(ranges.len(), n.min(text.chars().count()));
+            let joined: String = pieces(text, &ranges).collect();
+            assert_eq!(joined, text);
+            assert!(pieces(text, &ranges).all(|p| !p.is_empty()));
+        }
+        assert!(split_even("", 4).is_empty());
+    }
+
+    #[test]
+    fn plan_repeats_short_text_for_many_chunks() {
+        let (text, ranges) = plan_output("echo: hi".to_owned(), Some(20));
+        assert_eq!(ranges.len(), 20);
+        assert_eq!(text, "echo: hi".repeat(3));
+        let (text, ranges) = plan_output("echo: hi".to_owned(), None);
+        assert_eq!((text.as_str(), ranges.len()), ("echo: hi", 4));
+    }
+
+    #[test]
+    fn counts_input_words() {
+        let v: Value = serde_json::json!({
+            "model": "m a b",
+            "system": "be nice",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "one two three"}]}]
+        });
+        assert_eq!(input_words(&v), 5);
+    }
+
+    #[test]
+    fn base64_matches_known_vectors() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn embedding_is_deterministic_and_normalised() {
+        let a = embedding("hello");
+        assert_eq!(a, embedding("hello"));
+        assert_ne!(a, embedding("hello!"));
+        let norm: f32 = a.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+        assert!(a.iter().all(|x| (-1.0..=1.0).contains(x)));
+    }
+}

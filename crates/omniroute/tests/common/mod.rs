@@ -1,0 +1,201 @@
+//! Test harness: start the real `omniroute` binary on an ephemeral port with its own data dir.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct Gateway {
+    pub child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+    stderr_path: PathBuf,
+}
+
+pub struct Launch<'a> {
+    pub data_dir: &'a Path,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl<'a> Launch<'a> {
+    pub fn new(data_dir: &'a Path) -> Self {
+        Launch {
+            data_dir,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+    pub fn env(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub async fn start(self) -> Gateway {
+        try_start(self)
+            .await
+            .unwrap_or_else(|(code, err)| panic!("gateway did not start ({code:?}): {err}"))
+    }
+}
+
+/// Start and return the gateway, or the exit code and stderr when it refused to start.
+pub async fn try_start(l: Launch<'_>) -> Result<Gateway, (Option<i32>, String)> {
+    let stderr_path = l.data_dir.join(format!("stderr-{}.log", rand_suffix()));
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_omniroute"));
+    if !l.args.iter().any(|a| a == "--port") {
+        cmd.args(["--port", "0"]);
+    }
+    cmd.args(["--no-open", "--data-dir"])
+        .arg(l.data_dir)
+        .args(&l.args)
+        .current_dir(l.data_dir)
+        .env("RUST_LOG", "info")
+        .env_remove("REQUIRE_API_KEY")
+        .env_remove("HOSTNAME")
+        .env_remove("PORT")
+        .env_remove("STORAGE_ENCRYPTION_KEY")
+        .env_remove("OMNIROUTE_ADMIN_TOKEN")
+        .env_remove("OMNIROUTE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .kill_on_drop(true);
+    for (k, v) in &l.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+    match line {
+        Ok(Ok(Some(line))) if line.contains("listening on") => {
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .unwrap()
+                .to_string();
+            // keep draining stdout so the child never blocks on a full pipe
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            Ok(Gateway {
+                child,
+                url,
+                data_dir: l.data_dir.to_path_buf(),
+                http: reqwest::Client::builder()
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .unwrap(),
+                stderr_path,
+            })
+        }
+        _ => {
+            let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+            let code = status.ok().and_then(|s| s.ok()).and_then(|s| s.code());
+            Err((
+                code,
+                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+            ))
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+impl Gateway {
+    pub fn v1(&self, path: &str) -> String {
+        format!("{}/v1{}", self.url, path)
+    }
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api{}", self.url, path)
+    }
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+    /// SIGTERM and wait for exit; returns the exit code.
+    pub async fn stop(mut self) -> Option<i32> {
+        self.signal(libc::SIGTERM);
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("gateway did not exit after SIGTERM")
+            .unwrap();
+        status.code()
+    }
+    pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.v1("/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A config file routing `mock/*` to the given mock upstream.
+pub fn mock_config(dir: &Path, mock_url: &str, extra: &str) -> PathBuf {
+    let path = dir.join("omniroute.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[nodes]]\nid = \"mock\"\nformat = \"openai\"\nbase_url = \"{mock_url}/v1\"\napi_key = \"{UPSTREAM_SECRET}\"\nmodels = [\"mock-small\"]\n{extra}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+pub const UPSTREAM_SECRET: &str = "sk-upstream-SECRET-0123456789abcdef";
+
+pub fn user(text: &str) -> serde_json::Value {
+    serde_json::json!({"model": "mock/mock-small", "messages": [{"role": "user", "content": text}]})
+}
+
+pub fn stream_user(text: &str) -> serde_json::Value {
+    let mut v = user(text);
+    v["stream"] = serde_json::json!(true);
+    v
+}
+
+/// Parse an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|ev| {
+            let data: Vec<&str> = ev
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
+/// The concatenated `delta.content` of an OpenAI chat stream.
+pub fn stream_text(body: &str) -> String {
+    sse_data(body)
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
