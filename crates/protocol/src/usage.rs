@@ -14,16 +14,8 @@ impl Usage {
     /// Reads `usage` (OpenAI chat / Responses / Anthropic) or `usageMetadata` (Gemini) from a
     /// response body or stream event; `None` when the value carries no usage.
     pub fn from_value(v: &Value) -> Option<Usage> {
-        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            let get = |k: &str| u.get(k).and_then(Value::as_u64);
-            let input = get("prompt_tokens").or_else(|| get("input_tokens"));
-            let output = get("completion_tokens").or_else(|| get("output_tokens"));
-            if input.is_some() || output.is_some() {
-                return Some(Usage {
-                    input_tokens: input.unwrap_or(0),
-                    output_tokens: output.unwrap_or(0),
-                });
-            }
+        if let Some(u) = v.get("usage").and_then(Self::from_usage) {
+            return Some(u);
         }
         if let Some(u) = v.get("usageMetadata") {
             let get = |k: &str| u.get(k).and_then(Value::as_u64);
@@ -42,6 +34,20 @@ impl Usage {
             }
         }
         None
+    }
+
+    /// Reads a `usage` object itself (OpenAI chat, Responses or Anthropic field names).
+    pub fn from_usage(u: &Value) -> Option<Usage> {
+        if !u.is_object() {
+            return None;
+        }
+        let get = |k: &str| u.get(k).and_then(Value::as_u64);
+        let input = get("prompt_tokens").or_else(|| get("input_tokens"));
+        let output = get("completion_tokens").or_else(|| get("output_tokens"));
+        (input.is_some() || output.is_some()).then(|| Usage {
+            input_tokens: input.unwrap_or(0),
+            output_tokens: output.unwrap_or(0),
+        })
     }
 
     /// Merge a later report into this one (stream events report partial usage).

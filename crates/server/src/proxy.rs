@@ -28,6 +28,18 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 /// Largest upstream error body kept for the message.
 const MAX_ERROR_BODY: usize = 256 * 1024;
 
+/// A JSON object parsed only at its top level, key order kept, values left as raw JSON.
+type RawObject = indexmap::IndexMap<String, Box<serde_json::value::RawValue>>;
+
+/// What the proxy needs from a non-stream response; the rest is skipped while validating.
+#[derive(serde::Deserialize)]
+struct ResponsePeek {
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
 /// Bookkeeping of one proxied request; the log row is written exactly once.
 struct Exchange {
     st: Arc<AppState>,
@@ -252,9 +264,12 @@ async fn proxy_chat(
         Ok(b) => b,
         Err(e) => return ex.fail(e),
     };
-    let mut req: serde_json::Map<String, Value> = match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return ex.fail(ApiError::invalid("the request body must be a JSON object")),
+    // Only the top level is parsed; every value stays raw JSON and is written back untouched.
+    let mut req: RawObject = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) if e.is_data() => {
+            return ex.fail(ApiError::invalid("the request body must be a JSON object"))
+        }
         Err(e) => {
             return ex.fail(
                 ApiError::invalid(format!("malformed JSON in request body: {e}"))
@@ -262,25 +277,34 @@ async fn proxy_chat(
             )
         }
     };
-    let model = match req.get("model") {
-        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-        Some(Value::String(_)) | None => {
+    let model = match req
+        .get("model")
+        .map(|r| serde_json::from_str::<Option<String>>(r.get()))
+    {
+        Some(Ok(Some(m))) if !m.trim().is_empty() => m.trim().to_string(),
+        None | Some(Ok(_)) => {
             return ex.fail(
                 ApiError::invalid("the `model` field is required").with_code("missing_model"),
             )
         }
-        Some(_) => {
+        Some(Err(_)) => {
             return ex.fail(
                 ApiError::invalid("the `model` field must be a string").with_code("invalid_model"),
             )
         }
     };
-    let stream = match req.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return ex.fail(ApiError::invalid("the `stream` field must be a boolean")),
+    let stream = match req
+        .get("stream")
+        .map(|r| serde_json::from_str::<Option<bool>>(r.get()))
+    {
+        None | Some(Ok(None)) => false,
+        Some(Ok(Some(b))) => b,
+        Some(Err(_)) => return ex.fail(ApiError::invalid("the `stream` field must be a boolean")),
     };
-    if !matches!(req.get("messages"), Some(Value::Array(_))) {
+    if !req
+        .get("messages")
+        .is_some_and(|m| m.get().starts_with('['))
+    {
         return ex.fail(
             ApiError::invalid("the `messages` field must be an array")
                 .with_code("invalid_messages"),
@@ -328,8 +352,11 @@ async fn proxy_chat(
         );
     }
 
-    req.insert("model".into(), Value::String(upstream_model.clone()));
-    let out = match serde_json::to_vec(&req) {
+    let model_json = serde_json::value::to_raw_value(&upstream_model);
+    let out = match model_json
+        .map(|m| req.insert("model".into(), m))
+        .and_then(|_| serde_json::to_vec(&req))
+    {
         Ok(v) => v,
         Err(e) => {
             return ex.fail(ApiError::internal(format!(
@@ -418,7 +445,7 @@ async fn proxy_chat(
         Ok(b) => b,
         Err(e) => return ex.fail(e),
     };
-    let parsed: Value = match serde_json::from_slice(&body) {
+    let peek: ResponsePeek = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => {
             return ex.fail(
@@ -433,7 +460,7 @@ async fn proxy_chat(
             )
         }
     };
-    if let Some(err) = parsed.get("error").filter(|e| !e.is_null()) {
+    if let Some(err) = peek.error.filter(|e| !e.is_null()) {
         let msg = err
             .get("message")
             .and_then(Value::as_str)
@@ -447,7 +474,8 @@ async fn proxy_chat(
             .with_code("upstream_error"),
         );
     }
-    ex.finish(200, None, Usage::from_value(&parsed));
+    let usage = peek.usage.as_ref().and_then(Usage::from_usage);
+    ex.finish(200, None, usage);
     let mut r = Response::new(Body::from(body));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -22,6 +22,8 @@ pub struct LiveConnection {
     pub secret: Option<Secret>,
     /// Effective base URL: connection override, else provider override, else the spec's.
     pub base_url: String,
+    /// The chat endpoint, parsed once (OpenAI-format providers), so requests skip URL parsing.
+    pub chat_url: Option<reqwest::Url>,
 }
 
 /// A gateway key as the auth check sees it.
@@ -150,6 +152,20 @@ impl AppState {
     }
 }
 
+fn chat_url(spec: &ProviderSpec, base_url: &str) -> Option<reqwest::Url> {
+    use omniroute_providers::upstream::{endpoint_url, Operation};
+    (spec.format == ApiFormat::Openai)
+        .then(|| {
+            endpoint_url(
+                spec.format,
+                base_url,
+                "",
+                Operation::Generate { stream: false },
+            )
+        })
+        .and_then(|u| reqwest::Url::parse(&u).ok())
+}
+
 fn parse_auth(s: &str) -> AuthStyle {
     serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or(AuthStyle::Bearer)
 }
@@ -219,6 +235,7 @@ pub async fn build_snapshot(
         let Some(spec) = specs.iter().find(|s| s.id == c.provider) else {
             continue;
         };
+        let base_url = c.base_url.unwrap_or_else(|| spec.base_url.clone());
         connections
             .entry(c.provider.clone())
             .or_default()
@@ -226,7 +243,8 @@ pub async fn build_snapshot(
                 id: c.id,
                 name: c.name,
                 secret: c.secret,
-                base_url: c.base_url.unwrap_or_else(|| spec.base_url.clone()),
+                chat_url: chat_url(spec, &base_url),
+                base_url,
             }));
     }
     // keyless custom nodes (local Ollama, llama.cpp...) work without an explicit connection
@@ -239,6 +257,7 @@ pub async fn build_snapshot(
                 id: format!("{}:implicit", spec.id),
                 name: "implicit".into(),
                 secret: None,
+                chat_url: chat_url(spec, &spec.base_url),
                 base_url: spec.base_url.clone(),
             })]
         });

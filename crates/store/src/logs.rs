@@ -39,7 +39,11 @@ pub struct LogWriter {
     dropped: Arc<AtomicU64>,
 }
 
-const BATCH: usize = 256;
+/// Rows written per transaction at most.
+const MAX_BATCH: usize = 2048;
+/// How long rows may wait in the queue before they are written (coalesces bursts into one
+/// statement and keeps the writer from waking on every request).
+const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 impl LogWriter {
     /// Spawn the batch writer. It stops (after writing everything queued) when every
@@ -47,24 +51,30 @@ impl LogWriter {
     pub fn spawn(store: Store, capacity: usize, retain_rows: i64) -> (LogWriter, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<RequestLog>(capacity.max(1));
         let handle = tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut batch = Vec::with_capacity(256);
             let mut written: u64 = 0;
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let n = batch.len() as u64;
+            loop {
+                if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                    break; // every sender dropped and the queue is empty
+                }
+                tokio::time::sleep(FLUSH_INTERVAL).await;
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(row) => batch.push(row),
+                        Err(_) => break,
+                    }
+                }
                 if let Err(e) = store.insert_logs(&batch).await {
                     tracing::warn!(error = %e, rows = batch.len(), "request log batch not written");
                 }
-                batch.clear();
                 let before = written;
-                written += n;
-                // prune roughly every 1000 rows
+                written += batch.len() as u64;
+                batch.clear();
                 if before / 1000 != written / 1000 {
                     if let Err(e) = store.prune_logs(retain_rows).await {
                         tracing::warn!(error = %e, "request log pruning failed");
                     }
                 }
-                // let bursts coalesce into bigger transactions
-                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
         (

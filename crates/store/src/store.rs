@@ -677,43 +677,56 @@ impl Store {
 
     // ---------------------------------------------------------------- request log
 
-    /// Write a batch of request-log rows in one transaction, and count key usage.
+    /// Write a batch of request-log rows in one transaction (one multi-row INSERT per 200 rows)
+    /// and add the batch's per-key request counts.
     pub async fn insert_logs(&self, rows: &[RequestLog]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(200) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id, \
+                 upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.request_id)
+                    .push_bind(r.ts)
+                    .push_bind(&r.method)
+                    .push_bind(&r.path)
+                    .push_bind(&r.client_format)
+                    .push_bind(&r.model)
+                    .push_bind(&r.provider)
+                    .push_bind(&r.connection_id)
+                    .push_bind(&r.upstream_model)
+                    .push_bind(r.stream)
+                    .push_bind(r.status as i64)
+                    .push_bind(r.latency_ms)
+                    .push_bind(r.ttfb_ms)
+                    .push_bind(r.input_tokens)
+                    .push_bind(r.output_tokens)
+                    .push_bind(&r.api_key_id)
+                    .push_bind(&r.error);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        let mut per_key: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         for r in rows {
+            if let Some(k) = &r.api_key_id {
+                let e = per_key.entry(k.as_str()).or_insert((0, 0));
+                e.0 += 1;
+                e.1 = e.1.max(r.ts);
+            }
+        }
+        for (key, (count, last)) in per_key {
             sqlx::query(
-                "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id,
-                   upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                "UPDATE api_keys SET request_count = request_count + $2, last_used_at = $3 WHERE id = $1",
             )
-            .bind(&r.request_id)
-            .bind(r.ts)
-            .bind(&r.method)
-            .bind(&r.path)
-            .bind(&r.client_format)
-            .bind(&r.model)
-            .bind(&r.provider)
-            .bind(&r.connection_id)
-            .bind(&r.upstream_model)
-            .bind(r.stream)
-            .bind(r.status as i64)
-            .bind(r.latency_ms)
-            .bind(r.ttfb_ms)
-            .bind(r.input_tokens)
-            .bind(r.output_tokens)
-            .bind(&r.api_key_id)
-            .bind(&r.error)
+            .bind(key)
+            .bind(count)
+            .bind(last)
             .execute(&mut *tx)
             .await?;
-            if let Some(key) = &r.api_key_id {
-                sqlx::query(
-                    "UPDATE api_keys SET request_count = request_count + 1, last_used_at = $2 WHERE id = $1",
-                )
-                .bind(key)
-                .bind(r.ts)
-                .execute(&mut *tx)
-                .await?;
-            }
         }
         tx.commit().await?;
         Ok(())

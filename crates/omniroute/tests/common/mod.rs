@@ -1,5 +1,5 @@
 //! Test harness: start the real `omniroute` binary on an ephemeral port with its own data dir.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""OmniRoute benchmark: gateway pinned to core 0, mock-upstream and the load tool on core 1.
+
+Compares direct-to-mock with through-the-gateway in the same run and writes
+bench/results/latest.json plus a Markdown table on stdout (copy it into bench/README.md).
+
+    python3 bench/run.py            # full run (includes 1M requests for the RSS-flatness check)
+    BENCH_QUICK=1 python3 bench/run.py   # skip the million-request soak
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target" / "release"
+GW_CORE, LOAD_CORE = "0", "1"
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd, marker):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    if marker not in line:
+        raise SystemExit(f"{cmd[0]} did not start: {line!r}")
+    url = next(w for w in line.split() if w.startswith("http://"))
+    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+    return p, url
+
+
+def rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def load(url, body, concurrency, requests, warmup=300):
+    out = subprocess.run(
+        ["taskset", "-c", LOAD_CORE, str(TARGET / "omniroute-loadgen"), "load", "--url", url,
+         "--body", json.dumps(body), "--concurrency", str(concurrency),
+         "--requests", str(requests), "--warmup", str(warmup)],
+        check=True, capture_output=True, text=True)
+    r = json.loads(out.stdout)
+    if r["errors"]:
+        raise SystemExit(f"{r['errors']} errors against {url}")
+    return r
+
+
+def main():
+    print("building release binaries...", file=sys.stderr)
+    sh("cargo", "build", "--release", "-q", "-p", "omniroute", "-p", "mock-upstream", "-p", "omniroute-loadgen", cwd=ROOT)
+    results = {"machine": {"nproc": os.cpu_count(), "kernel": os.uname().release}}
+    tmp = Path(tempfile.mkdtemp(prefix="omniroute-bench-"))
+
+    mock, mock_url = start(["taskset", "-c", LOAD_CORE, str(TARGET / "mock-upstream"), "--port", "0", "--no-record"],
+                           "listening on")
+    cfg = tmp / "bench.toml"
+    cfg.write_text(f'[[nodes]]\nid = "mock"\nformat = "openai"\nbase_url = "{mock_url}/v1"\n'
+                   f'api_key = "sk-bench-0123456789"\nmodels = ["mock-small"]\n')
+    gw_cmd = ["taskset", "-c", GW_CORE, str(TARGET / "omniroute"), "--no-open", "--data-dir", str(tmp / "data"),
+              "--config", str(cfg)]
+    gw, gw_url = start(gw_cmd + ["--port", "0"], "listening on")
+    time.sleep(0.5)
+    results["rss_idle_mb"] = round(rss_mb(gw.pid), 1)
+
+    direct = f"{mock_url}/v1/chat/completions"
+    via = f"{gw_url}/v1/chat/completions"
+    msg = [{"role": "user", "content": "Write a haiku about latency."}]
+    body_direct = {"model": "mock-small", "messages": msg}
+    body_via = {"model": "mock/mock-small", "messages": msg}
+
+    # 1. added latency at concurrency 1 (interleaved twice to cancel drift)
+    runs = []
+    for _ in range(2):
+        d = load(direct, body_direct, 1, 5000)
+        g = load(via, body_via, 1, 5000)
+        runs.append((d, g))
+    d = min((r[0] for r in runs), key=lambda r: r["latency_us"]["p50"])
+    g = min((r[1] for r in runs), key=lambda r: r["latency_us"]["p50"])
+    results["c1"] = {
+        "direct_us": d["latency_us"], "gateway_us": g["latency_us"],
+        "added_p50_us": g["latency_us"]["p50"] - d["latency_us"]["p50"],
+        "added_p99_us": g["latency_us"]["p99"] - d["latency_us"]["p99"],
+    }
+
+    # 2. throughput at concurrency 32, gateway on one core
+    d = load(direct, body_direct, 32, 40000)
+    cpu0, t0 = cpu_seconds(gw.pid), time.time()
+    g = load(via, body_via, 32, 40000)
+    cpu1, t1 = cpu_seconds(gw.pid), time.time()
+    results["c32"] = {
+        "direct_rps": round(d["rps"]), "gateway_rps": round(g["rps"]),
+        "ratio": round(g["rps"] / d["rps"], 3),
+        "gateway_p50_us": g["latency_us"]["p50"], "gateway_p99_us": g["latency_us"]["p99"],
+        "gateway_cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 2),
+        "gateway_cpu_us_per_request": round((cpu1 - cpu0) / g["requests"] * 1e6, 1),
+    }
+
+    # 3. streaming, 50 chunks: added time to first byte
+    sdirect = dict(body_direct, stream=True, messages=[{"role": "user", "content": "[[mock:chunks=50]] stream"}])
+    svia = dict(sdirect, model="mock/mock-small")
+    d = load(direct, sdirect, 1, 2000)
+    g = load(via, svia, 1, 2000)
+    results["stream50"] = {
+        "direct_ttfb_us": d["first_byte_us"], "gateway_ttfb_us": g["first_byte_us"],
+        "added_ttfb_p50_us": g["first_byte_us"]["p50"] - d["first_byte_us"]["p50"],
+        "added_ttfb_p99_us": g["first_byte_us"]["p99"] - d["first_byte_us"]["p99"],
+        "direct_total_p50_us": d["latency_us"]["p50"], "gateway_total_p50_us": g["latency_us"]["p50"],
+    }
+
+    # 4. RSS under concurrency 256
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_mb(gw.pid))
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sample)
+    th.start()
+    g = load(via, body_via, 256, 50000, warmup=0)
+    stop.set()
+    th.join()
+    results["c256"] = {"gateway_rps": round(g["rps"]), "rss_peak_mb": round(peak[0], 1),
+                       "p99_us": g["latency_us"]["p99"]}
+
+    # 5. RSS flatness over a million requests
+    if not QUICK:
+        series = []
+        for _ in range(10):
+            load(via, body_via, 32, 100000, warmup=0)
+            series.append(round(rss_mb(gw.pid), 1))
+        results["million"] = {"rss_mb_after_each_100k": series, "growth_mb": round(series[-1] - series[0], 1)}
+    gw.terminate()
+    gw.wait(timeout=30)
+
+    # 6. process start to first served request (warm data dir, then a fresh one)
+    starts = []
+    for fresh in (False, False, False, True):
+        port = free_port()
+        data = tmp / ("fresh-%d" % port if fresh else "data")
+        out = subprocess.run(
+            [str(TARGET / "omniroute-loadgen"), "startup", "--url", f"http://127.0.0.1:{port}/health", "--",
+             "taskset", "-c", GW_CORE, str(TARGET / "omniroute"), "--no-open", "--port", str(port),
+             "--data-dir", str(data), "--config", str(cfg)],
+            check=True, capture_output=True, text=True)
+        starts.append((fresh, json.loads(out.stdout)["startup_ms"]))
+    results["startup_ms"] = {"existing_data_dir": round(min(s for f, s in starts if not f), 1),
+                             "fresh_data_dir": round(next(s for f, s in starts if f), 1)}
+    mock.terminate()
+    mock.wait(timeout=10)
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Session fixtures: a real mock-upstream and a real omniroute gateway, driven by the openai SDK.
+
+Binaries come from $MOCK_UPSTREAM_BIN / $OMNIROUTE_BIN, else <repo>/target/debug/<name>
+(build them with `cargo build -p omniroute -p mock-upstream`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+GATEWAY_KEY = "sk-or-pytest-key-0123456789abcdef"
+UPSTREAM_SECRET = "sk-upstream-secret-0123456789"
+MODEL = "mock/mock-small"
+
+STARTUP_TIMEOUT_S = 30.0
+SHUTDOWN_TIMEOUT_S = 15.0
+
+# Variables the binaries read that must not leak in from the developer's shell
+# (HOSTNAME in particular is exported by Docker/Kubernetes and would change the bind address).
+_SCRUBBED_ENV = (
+    "PORT",
+    "HOSTNAME",
+    "DATA_DIR",
+    "OMNIROUTE_CONFIG",
+    "OMNIROUTE_ADMIN_TOKEN",
+    "NO_OPEN",
+    "SHUTDOWN_TIMEOUT",
+    "REQUIRE_API_KEY",
+    "STORAGE_ENCRYPTION_KEY",
+)
+
+
+def _binary(env_var: str, name: str) -> Path:
+    override = os.environ.get(env_var)
+    path = Path(override) if override else REPO_ROOT / "target" / "debug" / name
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"{name} binary not found at {path}: run `cargo build -p omniroute -p mock-upstream` "
+            f"or set {env_var}",
+            pytrace=False,
+        )
+    return path
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    stdout_path: Path
+    stderr_path: Path
+    url: str
+
+    def stderr_tail(self, n: int = 40) -> str:
+        try:
+            lines = self.stderr_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
+
+
+def _start(name: str, argv: list[str], env: dict[str, str], workdir: Path, pattern: str) -> Proc:
+    """Start a process with stdout/stderr redirected to files and wait for its banner line."""
+    out = workdir / f"{name}.stdout"
+    err = workdir / f"{name}.stderr"
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env, cwd=workdir
+        )
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        m = regex.search(out.read_text(errors="replace"))
+        if m:
+            return Proc(name, popen, out, err, m.group(1))
+        if popen.poll() is not None:
+            break
+        time.sleep(0.05)
+    code = popen.poll()
+    if code is None:
+        popen.kill()
+        popen.wait()
+    proc = Proc(name, popen, out, err, "")
+    raise RuntimeError(
+        f"{name} did not announce its address (exit code {code}); stdout:\n"
+        f"{out.read_text(errors='replace')}\nstderr tail:\n{proc.stderr_tail()}"
+    )
+
+
+def _stop(proc: Proc) -> None:
+    if proc.popen.poll() is not None:
+        return
+    proc.popen.send_signal(signal.SIGTERM)
+    try:
+        proc.popen.wait(timeout=SHUTDOWN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.popen.kill()
+        proc.popen.wait()
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.setdefault("RUST_LOG", "info")
+    return env
+
+
+@pytest.fixture(scope="session")
+def mock_upstream(tmp_path_factory) -> str:
+    """Base URL (http://127.0.0.1:PORT) of a running mock-upstream."""
+    workdir = tmp_path_factory.mktemp("mock-upstream")
+    proc = _start(
+        "mock-upstream",
+        [str(_binary("MOCK_UPSTREAM_BIN", "mock-upstream")), "--port", "0", "--host", "127.0.0.1"],
+        _clean_env(),
+        workdir,
+        r"mock-upstream listening on (http://127\.0\.0\.1:\d+)",
+    )
+    try:
+        yield proc.url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gateway_proc(tmp_path_factory, mock_upstream) -> Proc:
+    workdir = tmp_path_factory.mktemp("omniroute")
+    config = workdir / "omniroute.toml"
+    config.write_text(
+        f"""\
+[[nodes]]
+id = "mock"
+format = "openai"
+base_url = "{mock_upstream}/v1"
+api_key = "{UPSTREAM_SECRET}"
+models = ["mock-small"]
+
+[[keys]]
+name = "pytest"
+key = "{GATEWAY_KEY}"
+"""
+    )
+    env = _clean_env()
+    env["REQUIRE_API_KEY"] = "true"
+    proc = _start(
+        "omniroute",
+        [
+            str(_binary("OMNIROUTE_BIN", "omniroute")),
+            "--host", "127.0.0.1",
+            "--port", "0",
+            "--no-open",
+            "--data-dir", str(workdir / "data"),
+            "--config", str(config),
+            "--shutdown-timeout", "5",
+        ],
+        env,
+        workdir,
+        r"OmniRoute listening on (http://127\.0\.0\.1:\d+)",
+    )
+    try:
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gateway(gateway_proc) -> str:
+    """Base URL (http://127.0.0.1:PORT, without /v1) of the running gateway."""
+    return gateway_proc.url
+
+
+@pytest.fixture(scope="session")
+def client(gateway) -> openai.OpenAI:
+    c = openai.OpenAI(base_url=gateway + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=30)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def make_client(gateway):
+    """Factory for extra sync clients (other keys); closed at the end of the session."""
+    made: list[openai.OpenAI] = []
+
+    def make(api_key: str = GATEWAY_KEY) -> openai.OpenAI:
+        c = openai.OpenAI(base_url=gateway + "/v1", api_key=api_key, max_retries=0, timeout=30)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+class Management:
+    """Tiny stdlib client for the loopback-only management API (/api/*)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def request(self, method: str, path: str, body: object | None = None) -> object:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def logs(self, limit: int = 200) -> list[dict]:
+        return self.request("GET", f"/api/logs?limit={limit}")["logs"]
+
+    def wait_for_log(self, request_id: str, timeout: float = 5.0) -> dict:
+        """Request-log rows are written asynchronously: poll until the row shows up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for row in self.logs():
+                if row.get("request_id") == request_id:
+                    return row
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no request-log row for {request_id!r} after {timeout}s")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def management(gateway) -> Management:
+    return Management(gateway)
