@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target" / "release"
 GW_CORE, LOAD_CORE = "0", "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def sh(*args, **kw):
@@ -56,9 +57,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def load(url, body, concurrency, requests, warmup=300):
+def load(url, body, concurrency, requests, warmup=300, core=LOAD_CORE):
     out = subprocess.run(
-        ["taskset", "-c", LOAD_CORE, str(TARGET / "omniroute-loadgen"), "load", "--url", url,
+        ["taskset", "-c", core, str(TARGET / "omniroute-loadgen"), "load", "--url", url,
          "--body", json.dumps(body), "--concurrency", str(concurrency),
          "--requests", str(requests), "--warmup", str(warmup)],
         check=True, capture_output=True, text=True)
@@ -91,43 +92,62 @@ def main():
     body_direct = {"model": "mock-small", "messages": msg}
     body_via = {"model": "mock/mock-small", "messages": msg}
 
-    # 1. added latency at concurrency 1 (interleaved twice to cancel drift)
-    runs = []
-    for _ in range(2):
-        d = load(direct, body_direct, 1, 5000)
-        g = load(via, body_via, 1, 5000)
-        runs.append((d, g))
-    d = min((r[0] for r in runs), key=lambda r: r["latency_us"]["p50"])
-    g = min((r[1] for r in runs), key=lambda r: r["latency_us"]["p50"])
+    def median(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2]
+
+    # 1. added latency at concurrency 1: alternating rounds, median of each percentile.
+    #    The floor: the same direct request with the load tool on the gateway's core instead, i.e.
+    #    one cross-core round trip. Through the gateway a request makes two of them.
+    rounds = []
+    for _ in range(ROUNDS):
+        d = load(direct, body_direct, 1, 4000)
+        g = load(via, body_via, 1, 4000)
+        x = load(direct, body_direct, 1, 4000, core=GW_CORE)
+        rounds.append((d, g, x))
+    pct = lambda i, k: median([r[i]["latency_us"][k] for r in rounds])
     results["c1"] = {
-        "direct_us": d["latency_us"], "gateway_us": g["latency_us"],
-        "added_p50_us": g["latency_us"]["p50"] - d["latency_us"]["p50"],
-        "added_p99_us": g["latency_us"]["p99"] - d["latency_us"]["p99"],
+        "direct_us": {k: pct(0, k) for k in ("p50", "p90", "p99")},
+        "gateway_us": {k: pct(1, k) for k in ("p50", "p90", "p99")},
+        "added_p50_us": pct(1, "p50") - pct(0, "p50"),
+        "added_p99_us": pct(1, "p99") - pct(0, "p99"),
+        "cross_core_round_trip_extra_us": {"p50": pct(2, "p50") - pct(0, "p50"), "p99": pct(2, "p99") - pct(0, "p99")},
     }
 
-    # 2. throughput at concurrency 32, gateway on one core
-    d = load(direct, body_direct, 32, 40000)
-    cpu0, t0 = cpu_seconds(gw.pid), time.time()
-    g = load(via, body_via, 32, 40000)
-    cpu1, t1 = cpu_seconds(gw.pid), time.time()
+    # 2. throughput at concurrency 32, gateway on one core (alternating rounds, medians)
+    drps, grps, cpu = [], [], []
+    for _ in range(ROUNDS):
+        d = load(direct, body_direct, 32, 30000)
+        cpu0, t0 = cpu_seconds(gw.pid), time.time()
+        g = load(via, body_via, 32, 30000)
+        cpu1, t1 = cpu_seconds(gw.pid), time.time()
+        drps.append(d["rps"])
+        grps.append(g["rps"])
+        cpu.append(((cpu1 - cpu0) / (t1 - t0), (cpu1 - cpu0) / g["requests"] * 1e6, g["latency_us"]))
+    c = sorted(cpu, key=lambda x: x[1])[len(cpu) // 2]
     results["c32"] = {
-        "direct_rps": round(d["rps"]), "gateway_rps": round(g["rps"]),
-        "ratio": round(g["rps"] / d["rps"], 3),
-        "gateway_p50_us": g["latency_us"]["p50"], "gateway_p99_us": g["latency_us"]["p99"],
-        "gateway_cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 2),
-        "gateway_cpu_us_per_request": round((cpu1 - cpu0) / g["requests"] * 1e6, 1),
+        "direct_rps": round(median(drps)), "gateway_rps": round(median(grps)),
+        "ratio": round(median(grps) / median(drps), 3),
+        "rounds": [[round(a), round(b)] for a, b in zip(drps, grps)],
+        "gateway_p50_us": c[2]["p50"], "gateway_p99_us": c[2]["p99"],
+        "gateway_cpu_cores": round(c[0], 2),
+        "gateway_cpu_us_per_request": round(c[1], 1),
     }
 
-    # 3. streaming, 50 chunks: added time to first byte
+    # 3. streaming, 50 chunks: added time to first byte (alternating rounds, medians)
     sdirect = dict(body_direct, stream=True, messages=[{"role": "user", "content": "[[mock:chunks=50]] stream"}])
     svia = dict(sdirect, model="mock/mock-small")
-    d = load(direct, sdirect, 1, 2000)
-    g = load(via, svia, 1, 2000)
+    srounds = []
+    for _ in range(ROUNDS):
+        srounds.append((load(direct, sdirect, 1, 1500), load(via, svia, 1, 1500)))
+    fb = lambda i, k: median([r[i]["first_byte_us"][k] for r in srounds])
+    tot = lambda i: median([r[i]["latency_us"]["p50"] for r in srounds])
     results["stream50"] = {
-        "direct_ttfb_us": d["first_byte_us"], "gateway_ttfb_us": g["first_byte_us"],
-        "added_ttfb_p50_us": g["first_byte_us"]["p50"] - d["first_byte_us"]["p50"],
-        "added_ttfb_p99_us": g["first_byte_us"]["p99"] - d["first_byte_us"]["p99"],
-        "direct_total_p50_us": d["latency_us"]["p50"], "gateway_total_p50_us": g["latency_us"]["p50"],
+        "direct_ttfb_us": {k: fb(0, k) for k in ("p50", "p99")},
+        "gateway_ttfb_us": {k: fb(1, k) for k in ("p50", "p99")},
+        "added_ttfb_p50_us": fb(1, "p50") - fb(0, "p50"),
+        "added_ttfb_p99_us": fb(1, "p99") - fb(0, "p99"),
+        "direct_total_p50_us": tot(0), "gateway_total_p50_us": tot(1),
     }
 
     # 4. RSS under concurrency 256

@@ -411,14 +411,12 @@ def test_models_list_includes_mock_model(client):
     assert m.owned_by
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway has no GET /v1/models/{id} route: the SDK requests /v1/models/mock%2Fmock-small "
-    "and gets 404 'no route for ...'",
-)
 def test_models_retrieve(client):
     m = client.models.retrieve(MODEL)
     assert m.id == MODEL
+    assert m.owned_by == "mock"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("mock/not-a-listed-model")
 
 
 # 7. request ids -------------------------------------------------------------------------------

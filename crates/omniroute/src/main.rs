@@ -11,9 +11,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// mimalloc: measurably less allocator time than glibc malloc on the proxy path (bench/README.md).
-// #[global_allocator]
-// static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// jemalloc: less allocator time than glibc malloc on the proxy path, and RSS that stays flat
+/// under churn (freed pages are purged by a background thread). See ARCHITECTURE.md.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// One arena (the proxy runs few threads), background purging, and dirty pages returned after 1 s.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] =
+    b"narenas:1,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 /// OmniRoute: one local endpoint for every AI coding tool, routed to the best available provider.
 #[derive(Parser, Debug)]

@@ -496,8 +496,21 @@ async fn request_log_records_usage_and_ids() {
         (b["input_tokens"].as_i64(), b["output_tokens"].as_i64()),
         (Some(5), Some(6))
     );
-    assert!(
-        gw.stderr().contains("log-me-1"),
-        "request id appears in the log lines"
-    );
+    // failures are logged at warn with their request id
+    let r = gw
+        .http
+        .post(gw.v1("/chat/completions"))
+        .header("x-request-id", "log-fail-1")
+        .json(&user("[[mock:status=503]] hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let line = gw
+        .stderr()
+        .lines()
+        .find(|l| l.contains("log-fail-1"))
+        .map(str::to_string);
+    let line = line.expect("request id appears in the failure's log line");
+    assert!(line.contains("WARN") && line.contains("503"), "{line}");
 }

@@ -4,10 +4,12 @@
 
 use crate::error::{store_error, HttpError};
 use crate::state::AppState;
+use crate::upstream::{self, SendError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use omniroute_config::apply::STRATEGIES;
 use omniroute_config::GatewaySettings;
 use omniroute_protocol::{ApiError, ApiFormat};
@@ -248,8 +250,8 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
     let base = c.base_url.clone().unwrap_or_else(|| spec.base_url.clone());
     let secret = c.secret.as_ref().map(|s| s.expose());
     let started = std::time::Instant::now();
-    let (method, req) = if let Some(url) = models_url(&spec, &base) {
-        ("models", snap.http.get(url))
+    let (method, mut builder, body) = if let Some(url) = models_url(&spec, &base) {
+        ("models", http::Request::get(url), Bytes::new())
     } else {
         let model = spec
             .models
@@ -258,10 +260,7 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
             .map(|m| m.id.clone())
             .unwrap_or_default();
         let body = match spec.format {
-            ApiFormat::Openai => {
-                json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]})
-            }
-            ApiFormat::Anthropic => {
+            ApiFormat::Openai | ApiFormat::Anthropic => {
                 json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]})
             }
             ApiFormat::Gemini => {
@@ -275,22 +274,33 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
             &model,
             Operation::Generate { stream: false },
         );
-        ("completion", snap.http.post(url).json(&body))
+        let req = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
+        ("completion", req, Bytes::from(body.to_string()))
     };
-    let mut req = req.timeout(Duration::from_secs(20));
     if let Some((k, v)) = auth_headers(spec.auth, secret) {
-        req = req.header(k, v);
+        builder = builder.header(k, v);
     }
     for (k, v) in &spec.headers {
-        req = req.header(k.as_str(), v.as_str());
+        builder = builder.header(k.as_str(), v.as_str());
     }
-    let result = match req.send().await {
-        Err(e) => {
-            json!({"ok": false, "method": method, "error": if e.is_timeout() { "timed out".to_string() } else if e.is_connect() { "unreachable".to_string() } else { "request failed".to_string() }})
-        }
+    let timeout = Duration::from_secs(20);
+    let sent = match builder.body(http_body_util::Full::new(body)) {
+        Ok(req) => upstream::send(&snap.http, req, timeout)
+            .await
+            .map_err(|e| match e {
+                SendError::Timeout => "timed out",
+                SendError::Connect => "unreachable",
+                SendError::Other => "request failed",
+            }),
+        Err(_) => Err("invalid URL, header or credential"),
+    };
+    let result = match sent {
+        Err(e) => json!({"ok": false, "method": method, "error": e}),
         Ok(resp) => {
             let status = resp.status().as_u16();
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = upstream::read_limited(resp.into_body(), 4 * 1024 * 1024, timeout)
+                .await
+                .unwrap_or_default();
             let ok = (200..300).contains(&status);
             let mut out = json!({"ok": ok, "method": method, "status": status});
             if ok && method == "models" {

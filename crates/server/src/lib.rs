@@ -7,6 +7,7 @@ pub mod error;
 pub mod middleware;
 pub mod proxy;
 pub mod state;
+pub mod upstream;
 
 pub use state::{AppState, StateOptions};
 
@@ -29,6 +30,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(proxy::pinned_chat_completions),
         )
         .route("/models", get(proxy::list_models))
+        .route("/models/{*id}", get(proxy::get_model))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::gateway_auth,

@@ -41,7 +41,9 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         _ => new_request_id().into(),
     };
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id);
+    // debug level: creating an info span formats its fields on every request; events that
+    // matter (failures) carry `request_id` themselves.
+    let span = tracing::debug_span!("request", request_id = %id);
     let mut resp = next.run(req).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID, v);
@@ -95,7 +97,12 @@ pub async fn gateway_auth(
         } else {
             "a gateway API key is required: send it as `Authorization: Bearer KEY`, `x-api-key` or `x-goog-api-key`"
         };
-        tracing::info!(status = 401, "rejected: {msg}");
+        let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        tracing::warn!(
+            request_id = rid.as_deref().unwrap_or(""),
+            status = 401,
+            "rejected: {msg}"
+        );
         return render(
             &ApiError::new(ErrorKind::Authentication, msg).with_code("invalid_api_key"),
             format,

@@ -5,13 +5,13 @@
 use crate::error::{render, HttpError};
 use crate::middleware::RequestId;
 use crate::state::{AppState, KeyInfo, LiveConnection, Snapshot};
+use crate::upstream::{self, ChunkError, SendError};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use omniroute_protocol::sse::SseParser;
 use omniroute_protocol::usage::Usage;
 use omniroute_protocol::{ApiError, ApiFormat, ErrorKind};
@@ -84,7 +84,7 @@ impl Exchange {
         }
         let r = &self.row;
         if status < 400 {
-            tracing::info!(request_id = %r.request_id, model = r.model.as_deref().unwrap_or(""), provider = r.provider.as_deref().unwrap_or(""), status, latency_ms = r.latency_ms, stream = r.stream, "request completed");
+            tracing::debug!(request_id = %r.request_id, model = r.model.as_deref().unwrap_or(""), provider = r.provider.as_deref().unwrap_or(""), status, latency_ms = r.latency_ms, stream = r.stream, "request completed");
         } else {
             tracing::warn!(request_id = %r.request_id, model = r.model.as_deref().unwrap_or(""), provider = r.provider.as_deref().unwrap_or(""), status, latency_ms = r.latency_ms, error = r.error.as_deref().unwrap_or(""), "request failed");
         }
@@ -191,6 +191,7 @@ fn resolve_error(e: ResolveError) -> ApiError {
 fn route(
     snap: &Snapshot,
     model: &str,
+    rid: &str,
 ) -> Result<(Arc<ProviderSpec>, String, Arc<LiveConnection>), ApiError> {
     let usable = |p: &str| snap.usable(p);
     let mut candidates = Vec::new();
@@ -207,7 +208,7 @@ fn route(
                         candidates.push((provider, model))
                     }
                     Ok(Resolution::Combo { .. }) => {
-                        tracing::warn!(combo = %name, step = %step, "nested combos are not followed")
+                        tracing::warn!(request_id = rid, combo = %name, step = %step, "nested combos are not followed")
                     }
                     Err(e) => {
                         tracing::warn!(combo = %name, step = %step, error = %e, "combo step skipped")
@@ -333,7 +334,7 @@ async fn proxy_chat(
     ex.row.model = Some(model.clone());
     ex.row.stream = stream;
 
-    let (provider, upstream_model, conn) = match route(&snap, &model) {
+    let (provider, upstream_model, conn) = match route(&snap, &model, &rid.0) {
         Ok(r) => r,
         Err(e) => return ex.fail(e),
     };
@@ -365,15 +366,27 @@ async fn proxy_chat(
         }
     };
 
-    let url = endpoint_url(
-        provider.format,
-        &conn.base_url,
-        &upstream_model,
-        Operation::Generate { stream },
-    );
-    let mut builder = snap
-        .http
-        .post(url)
+    let uri = match &conn.chat_url {
+        Some(u) => u.clone(),
+        None => {
+            let u = endpoint_url(
+                provider.format,
+                &conn.base_url,
+                &upstream_model,
+                Operation::Generate { stream },
+            );
+            match u.parse::<http::Uri>() {
+                Ok(u) => u,
+                Err(_) => {
+                    return ex.fail(ApiError::internal(format!(
+                        "invalid upstream URL for provider `{}`",
+                        provider.id
+                    )))
+                }
+            }
+        }
+    };
+    let mut builder = http::Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .header(
             header::ACCEPT,
@@ -382,8 +395,7 @@ async fn proxy_chat(
             } else {
                 "application/json"
             },
-        )
-        .body(out);
+        );
     if let Some((name, value)) =
         auth_headers(provider.auth, conn.secret.as_ref().map(|s| s.expose()))
     {
@@ -392,11 +404,21 @@ async fn proxy_chat(
     for (k, v) in &provider.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    let upstream_req = match builder.body(http_body_util::Full::new(Bytes::from(out))) {
+        Ok(r) => r,
+        Err(_) => {
+            return ex.fail(ApiError::internal(format!(
+                "provider `{}` has an invalid header or credential",
+                provider.id
+            )))
+        }
+    };
 
     let first_byte = Duration::from_millis(snap.settings.first_byte_timeout_ms);
     let idle = Duration::from_millis(snap.settings.idle_timeout_ms);
-    let resp = match tokio::time::timeout(first_byte, builder.send()).await {
-        Err(_) => {
+    let resp = match upstream::send(&snap.http, upstream_req, first_byte).await {
+        Ok(r) => r,
+        Err(SendError::Timeout) => {
             return ex.fail(
                 ApiError::new(
                     ErrorKind::Timeout,
@@ -409,8 +431,24 @@ async fn proxy_chat(
                 .with_code("upstream_timeout"),
             )
         }
-        Ok(Err(e)) => return ex.fail(send_error(&provider.id, &e)),
-        Ok(Ok(r)) => r,
+        Err(SendError::Connect) => {
+            return ex.fail(
+                ApiError::new(
+                    ErrorKind::BadGateway,
+                    format!("provider `{}` is unreachable", provider.id),
+                )
+                .with_code("upstream_unreachable"),
+            )
+        }
+        Err(SendError::Other) => {
+            return ex.fail(
+                ApiError::new(
+                    ErrorKind::BadGateway,
+                    format!("request to provider `{}` failed", provider.id),
+                )
+                .with_code("upstream_error"),
+            )
+        }
     };
     ex.row.ttfb_ms = Some(ex.elapsed_ms());
     let status = resp.status();
@@ -421,7 +459,7 @@ async fn proxy_chat(
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = read_limited(resp, MAX_ERROR_BODY, idle)
+        let body = upstream::read_limited(resp.into_body(), MAX_ERROR_BODY, idle)
             .await
             .unwrap_or_default();
         return ex.fail(upstream_status_error(
@@ -441,7 +479,7 @@ async fn proxy_chat(
         return stream_response(ex, resp, idle);
     }
 
-    let body = match read_limited(resp, MAX_UPSTREAM_BODY, idle).await {
+    let body = match upstream::read_limited(resp.into_body(), MAX_UPSTREAM_BODY, idle).await {
         Ok(b) => b,
         Err(e) => return ex.fail(e),
     };
@@ -482,28 +520,6 @@ async fn proxy_chat(
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-fn send_error(provider: &str, e: &reqwest::Error) -> ApiError {
-    if e.is_timeout() {
-        ApiError::new(
-            ErrorKind::Timeout,
-            format!("provider `{provider}` timed out"),
-        )
-        .with_code("upstream_timeout")
-    } else if e.is_connect() {
-        ApiError::new(
-            ErrorKind::BadGateway,
-            format!("provider `{provider}` is unreachable"),
-        )
-        .with_code("upstream_unreachable")
-    } else {
-        ApiError::new(
-            ErrorKind::BadGateway,
-            format!("request to provider `{provider}` failed"),
-        )
-        .with_code("upstream_error")
-    }
 }
 
 /// The client-facing error for an upstream error status.
@@ -560,59 +576,9 @@ pub fn upstream_status_error(
     }
 }
 
-/// Read a whole upstream body, chunk by chunk, with an idle timeout and a size cap. A body that
-/// arrives in one chunk is not copied.
-async fn read_limited(
-    resp: reqwest::Response,
-    max: usize,
-    idle: Duration,
-) -> Result<Bytes, ApiError> {
-    let mut stream = resp.bytes_stream();
-    let mut first: Option<Bytes> = None;
-    let mut buf = bytes::BytesMut::new();
-    loop {
-        match tokio::time::timeout(idle, stream.next()).await {
-            Err(_) => {
-                return Err(ApiError::new(
-                    ErrorKind::Timeout,
-                    "the provider stopped sending its response",
-                )
-                .with_code("upstream_timeout"))
-            }
-            Ok(None) => break,
-            Ok(Some(Err(_))) => {
-                return Err(ApiError::new(
-                    ErrorKind::BadGateway,
-                    "the provider's response was cut off",
-                )
-                .with_code("upstream_error"))
-            }
-            Ok(Some(Ok(chunk))) => {
-                let have = first.as_ref().map_or(0, Bytes::len) + buf.len();
-                if have + chunk.len() > max {
-                    return Err(ApiError::new(
-                        ErrorKind::BadGateway,
-                        "the provider's response is too large",
-                    )
-                    .with_code("upstream_error"));
-                }
-                match first.take() {
-                    None if buf.is_empty() => first = Some(chunk),
-                    None => buf.extend_from_slice(&chunk),
-                    Some(f) => {
-                        buf.extend_from_slice(&f);
-                        buf.extend_from_slice(&chunk);
-                    }
-                }
-            }
-        }
-    }
-    Ok(first.unwrap_or_else(|| buf.freeze()))
-}
-
 struct StreamState {
     ex: Exchange,
-    upstream: std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    upstream: hyper::body::Incoming,
     parser: SseParser,
     usage: Usage,
     saw_usage: bool,
@@ -655,11 +621,15 @@ fn error_event(message: &str, code: &str) -> Bytes {
     omniroute_protocol::sse::encode(None, &body.to_string())
 }
 
-fn stream_response(mut ex: Exchange, resp: reqwest::Response, idle: Duration) -> Response {
+fn stream_response(
+    mut ex: Exchange,
+    resp: http::Response<hyper::body::Incoming>,
+    idle: Duration,
+) -> Response {
     ex.row.status = 200;
     let state = StreamState {
         ex,
-        upstream: Box::pin(resp.bytes_stream()),
+        upstream: resp.into_body(),
         parser: SseParser::default(),
         usage: Usage::default(),
         saw_usage: false,
@@ -671,8 +641,8 @@ fn stream_response(mut ex: Exchange, resp: reqwest::Response, idle: Duration) ->
         if s.finished {
             return None;
         }
-        match tokio::time::timeout(s.idle, s.upstream.next()).await {
-            Ok(Some(Ok(chunk))) => {
+        match upstream::next_chunk(&mut s.upstream, s.idle).await {
+            Ok(Some(chunk)) => {
                 s.observe(&chunk);
                 Some((Ok::<Bytes, std::io::Error>(chunk), s))
             }
@@ -683,13 +653,13 @@ fn stream_response(mut ex: Exchange, resp: reqwest::Response, idle: Duration) ->
                 s.ex.finish(if err.is_some() { 502 } else { 200 }, err, usage);
                 None
             }
-            Ok(Some(Err(_))) => {
+            Err(ChunkError::Broken) => {
                 s.finished = true;
                 let msg = "the provider's stream was cut off before it finished";
                 s.ex.finish(502, Some(msg.into()), s.saw_usage.then_some(s.usage));
                 Some((Ok(error_event(msg, "upstream_stream_cut")), s))
             }
-            Err(_) => {
+            Err(ChunkError::Idle) => {
                 s.finished = true;
                 let msg = "the provider's stream stalled (idle timeout)";
                 s.ex.finish(504, Some(msg.into()), s.saw_usage.then_some(s.usage));
@@ -732,6 +702,37 @@ pub async fn list_models(State(st): State<Arc<AppState>>) -> Response {
         Json(json!({"object": "list", "data": data})),
     )
         .into_response()
+}
+
+/// `GET /v1/models/{id}`: one routable model or combo (ids contain `/`; `%2F` is decoded).
+pub async fn get_model(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let snap = st.snapshot.load();
+    if let Some(c) = snap.resolver.combos().find(|c| c.enabled && c.name == id) {
+        let v = json!({"id": c.name, "object": "model", "created": snap.created, "owned_by": "combo", "type": "combo"});
+        return (StatusCode::OK, Json(v)).into_response();
+    }
+    let found = snap.resolver.routable_models().find(|(p, model, _)| {
+        snap.usable(&p.id)
+            && id
+                .split_once('/')
+                .is_some_and(|(prefix, m)| m == *model && (prefix == p.alias || prefix == p.id))
+    });
+    match found {
+        Some((p, model, kind)) => {
+            let v = json!({
+                "id": format!("{}/{}", p.alias, model), "object": "model",
+                "created": snap.created, "owned_by": p.id, "type": kind.as_str(),
+            });
+            (StatusCode::OK, Json(v)).into_response()
+        }
+        None => render(
+            &ApiError::not_found(format!(
+                "model `{id}` is not routable (GET /v1/models lists what is)"
+            ))
+            .with_code("model_not_found"),
+            ApiFormat::Openai,
+        ),
+    }
 }
 
 /// Fallback for unknown paths, in OpenAI error format.

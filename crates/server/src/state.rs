@@ -23,7 +23,7 @@ pub struct LiveConnection {
     /// Effective base URL: connection override, else provider override, else the spec's.
     pub base_url: String,
     /// The chat endpoint, parsed once (OpenAI-format providers), so requests skip URL parsing.
-    pub chat_url: Option<reqwest::Url>,
+    pub chat_url: Option<http::Uri>,
 }
 
 /// A gateway key as the auth check sees it.
@@ -41,7 +41,7 @@ pub struct Snapshot {
     /// Active gateway keys by SHA-256 hash.
     pub keys: HashMap<String, KeyInfo>,
     pub settings: GatewaySettings,
-    pub http: reqwest::Client,
+    pub http: crate::upstream::HttpClient,
     /// `created` timestamp reported in model lists.
     pub created: i64,
 }
@@ -87,18 +87,6 @@ pub struct StateOptions {
     pub admin_token: Option<Secret>,
     pub env_require_key: Option<bool>,
     pub data_dir: PathBuf,
-}
-
-/// Build a pooled keep-alive client for upstream calls.
-pub fn http_client(settings: &GatewaySettings) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
-        .tcp_keepalive(Duration::from_secs(30))
-        .user_agent(concat!("omniroute/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 impl AppState {
@@ -152,7 +140,7 @@ impl AppState {
     }
 }
 
-fn chat_url(spec: &ProviderSpec, base_url: &str) -> Option<reqwest::Url> {
+fn chat_url(spec: &ProviderSpec, base_url: &str) -> Option<http::Uri> {
     use omniroute_providers::upstream::{endpoint_url, Operation};
     (spec.format == ApiFormat::Openai)
         .then(|| {
@@ -163,7 +151,7 @@ fn chat_url(spec: &ProviderSpec, base_url: &str) -> Option<reqwest::Url> {
                 Operation::Generate { stream: false },
             )
         })
-        .and_then(|u| reqwest::Url::parse(&u).ok())
+        .and_then(|u| u.parse::<http::Uri>().ok())
 }
 
 fn parse_auth(s: &str) -> AuthStyle {
@@ -292,9 +280,7 @@ pub async fn build_snapshot(
 
     let http = match prev {
         Some(p) if p.settings.connect_timeout_ms == settings.connect_timeout_ms => p.http.clone(),
-        _ => {
-            http_client(&settings).map_err(|e| StoreError::Invalid(format!("http client: {e}")))?
-        }
+        _ => crate::upstream::client(Duration::from_millis(settings.connect_timeout_ms)),
     };
     let created = prev
         .map(|p| p.created)
