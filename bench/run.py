@@ -177,7 +177,31 @@ def main():
     gw.terminate()
     gw.wait(timeout=30)
 
-    # 6. process start to first served request (warm data dir, then a fresh one)
+    # 6. diagnostic: everything on the gateway's core (no cross-core wakeups): the gateway's own
+    #    processing latency, free of this VM's inter-core wakeup cost
+    mock1, mock1_url = start(["taskset", "-c", GW_CORE, str(TARGET / "mock-upstream"), "--port", "0", "--no-record"],
+                             "listening on")
+    cfg1 = tmp / "bench1.toml"
+    cfg1.write_text(cfg.read_text().replace(mock_url, mock1_url))
+    gw1, gw1_url = start(["taskset", "-c", GW_CORE, str(TARGET / "omniroute"), "--no-open", "--data-dir",
+                          str(tmp / "data1"), "--config", str(cfg1), "--port", "0"], "listening on")
+    one = []
+    for _ in range(ROUNDS):
+        one.append((load(f"{mock1_url}/v1/chat/completions", body_direct, 1, 4000, core=GW_CORE),
+                    load(f"{gw1_url}/v1/chat/completions", body_via, 1, 4000, core=GW_CORE)))
+    p1 = lambda i, k: median([r[i]["latency_us"][k] for r in one])
+    results["c1_single_core"] = {
+        "direct_us": {k: p1(0, k) for k in ("p50", "p99")},
+        "gateway_us": {k: p1(1, k) for k in ("p50", "p99")},
+        "added_p50_us": p1(1, "p50") - p1(0, "p50"),
+        "added_p99_us": p1(1, "p99") - p1(0, "p99"),
+    }
+    gw1.terminate()
+    gw1.wait(timeout=30)
+    mock1.terminate()
+    mock1.wait(timeout=10)
+
+    # 7. process start to first served request (warm data dir, then a fresh one)
     starts = []
     for fresh in (False, False, False, True):
         port = free_port()
