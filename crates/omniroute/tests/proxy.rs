@@ -175,17 +175,23 @@ async fn upstream_errors_are_mapped() {
     let r = gw.chat(user("[[mock:error-event]] hi")).await;
     assert_eq!(r.status(), 502, "an HTTP 200 carrying an error is an error");
 
-    // a stream cut mid-way ends with an error event, never a fake [DONE]
+    // a stream cut mid-way ends with an error event then [DONE], never a fake finish
     let r = gw
         .chat(stream_user("[[mock:cut=2;chunks=6]] hello there friend"))
         .await;
     let text = r.text().await.unwrap();
     let data = sse_data(&text);
+    // the error event comes before the terminator, and no finish_reason pretends success
+    let n = data.len();
     assert!(
-        data.last().unwrap().contains("upstream_stream_cut"),
+        n >= 2 && data[n - 2].contains("upstream_stream_cut"),
         "{text}"
     );
-    assert!(!data.iter().any(|d| d == "[DONE]"));
+    assert_eq!(data[n - 1], "[DONE]");
+    assert!(
+        !data.iter().any(|d| d.contains("\"finish_reason\":\"")),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod middleware;
+pub mod models;
 pub mod proxy;
 pub mod state;
 pub mod upstream;
@@ -23,18 +24,26 @@ use std::sync::Arc;
 
 /// The whole application.
 pub fn app(state: Arc<AppState>) -> Router {
+    let auth = || axum::middleware::from_fn_with_state(state.clone(), middleware::gateway_auth);
     let v1 = Router::new()
         .route("/chat/completions", post(proxy::chat_completions))
         .route(
             "/providers/{provider}/chat/completions",
             post(proxy::pinned_chat_completions),
         )
-        .route("/models", get(proxy::list_models))
-        .route("/models/{*id}", get(proxy::get_model))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::gateway_auth,
-        ));
+        .route("/messages", post(proxy::messages))
+        .route("/messages/count_tokens", post(proxy::count_tokens))
+        .route("/responses", post(proxy::responses))
+        .route("/models", get(models::list_models))
+        .route("/models/{*id}", get(models::get_model))
+        .layer(auth());
+    let v1beta = Router::new()
+        .route("/models", get(models::gemini_list))
+        .route(
+            "/models/{*rest}",
+            post(proxy::gemini).get(models::gemini_get),
+        )
+        .layer(auth());
     let api = api::router().layer(axum::middleware::from_fn_with_state(
         state.clone(),
         middleware::admin_guard,
@@ -43,8 +52,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .nest("/v1", v1)
+        .nest("/v1beta", v1beta)
         .nest("/api", api)
-        .fallback(proxy::not_found)
+        .fallback(models::not_found)
         // the proxy enforces its own, configurable limit; the API bodies are small
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(middleware::request_id))

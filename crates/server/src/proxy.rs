@@ -1,17 +1,22 @@
-//! The OpenAI-compatible proxy: `POST /v1/chat/completions` (and the provider-pinned variant) and
-//! `GET /v1/models`. Parses only what routing needs, rewrites the model id, forwards to the chosen
-//! connection over the pooled client, and pipes SSE chunk by chunk without buffering the body.
+//! The client API proxy for every format: OpenAI chat (`/v1/chat/completions`, also
+//! provider-pinned), Anthropic (`/v1/messages`, `count_tokens`), OpenAI Responses
+//! (`/v1/responses`) and Gemini (`/v1beta/models/{model}:generateContent` /
+//! `:streamGenerateContent` / `:countTokens`). One path serves them all: parse only what routing
+//! needs, resolve the model, then either pass the body and the stream through untouched (same
+//! format on both sides; only the model name changes) or translate through the IR. Streams are
+//! piped event by event; the response is held until the first content event, so an upstream that
+//! fails before producing anything yields an HTTP error in the client's format.
 
-use crate::error::{render, HttpError};
+use crate::error::render;
 use crate::middleware::RequestId;
 use crate::state::{AppState, KeyInfo, LiveConnection, Snapshot};
 use crate::upstream::{self, ChunkError, SendError};
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use bytes::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use axum::Extension;
+use bytes::{Bytes, BytesMut};
 use omniroute_protocol::sse::SseParser;
 use omniroute_protocol::usage::Usage;
 use omniroute_protocol::{ApiError, ApiFormat, ErrorKind};
@@ -19,6 +24,8 @@ use omniroute_providers::upstream::{auth_headers, endpoint_url, Operation};
 use omniroute_providers::ProviderSpec;
 use omniroute_routing::{Resolution, ResolveError};
 use omniroute_store::RequestLog;
+use omniroute_translate::ir::{EncoderOptions, StreamEnd};
+use omniroute_translate::StreamTranslator;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,36 +38,71 @@ const MAX_ERROR_BODY: usize = 256 * 1024;
 /// A JSON object parsed only at its top level, key order kept, values left as raw JSON.
 type RawObject = indexmap::IndexMap<String, Box<serde_json::value::RawValue>>;
 
-/// What the proxy needs from a non-stream response; the rest is skipped while validating.
+/// What the proxy needs from a pass-through non-stream response; the rest is skipped.
 #[derive(serde::Deserialize)]
 struct ResponsePeek {
     #[serde(default)]
     error: Option<Value>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
     #[serde(default)]
     usage: Option<Value>,
+    #[serde(default, rename = "usageMetadata")]
+    usage_metadata: Option<Value>,
+}
+
+/// How a client reached the gateway.
+#[derive(Debug, Clone)]
+pub struct ClientCall {
+    pub format: ApiFormat,
+    /// For logs.
+    pub path: String,
+    /// Gemini: the model from the URL.
+    pub url_model: Option<String>,
+    /// Gemini: `streamGenerateContent` vs `generateContent`.
+    pub url_stream: Option<bool>,
+    /// Gemini: `?alt=sse` (else the stream is a JSON array).
+    pub alt_sse: bool,
+    /// `/v1/providers/{provider}/...`
+    pub pinned: Option<String>,
+}
+
+impl ClientCall {
+    fn new(format: ApiFormat, path: &str) -> Self {
+        Self {
+            format,
+            path: path.to_string(),
+            url_model: None,
+            url_stream: None,
+            alt_sse: false,
+            pinned: None,
+        }
+    }
 }
 
 /// Bookkeeping of one proxied request; the log row is written exactly once.
 struct Exchange {
     st: Arc<AppState>,
     row: RequestLog,
+    format: ApiFormat,
     start: Instant,
     done: bool,
 }
 
 impl Exchange {
-    fn new(st: &Arc<AppState>, rid: &RequestId, key: Option<&KeyInfo>, path: &str) -> Self {
+    fn new(st: &Arc<AppState>, rid: &RequestId, key: Option<&KeyInfo>, call: &ClientCall) -> Self {
         Exchange {
             st: st.clone(),
             row: RequestLog {
                 request_id: rid.0.to_string(),
                 ts: omniroute_store::now_ms(),
                 method: "POST".into(),
-                path: path.into(),
-                client_format: Some(ApiFormat::Openai.as_str().into()),
+                path: call.path.clone(),
+                client_format: Some(call.format.as_str().into()),
                 api_key_id: key.map(|k| k.id.to_string()),
                 ..Default::default()
             },
+            format: call.format,
             start: Instant::now(),
             done: false,
         }
@@ -93,7 +135,7 @@ impl Exchange {
 
     fn fail(&mut self, err: ApiError) -> Response {
         self.finish(err.status, Some(err.message.clone()), None);
-        render(&err, ApiFormat::Openai)
+        render(&err, self.format)
     }
 }
 
@@ -104,6 +146,14 @@ impl Drop for Exchange {
             self.finish(499, Some("client closed the connection".into()), None);
         }
     }
+}
+
+/// IR usage → the log's usage (only when the upstream reported something).
+fn log_usage(u: &omniroute_translate::ir::Usage) -> Option<Usage> {
+    (u.input_tokens.is_some() || u.output_tokens.is_some()).then(|| Usage {
+        input_tokens: u.input_tokens.unwrap_or(0),
+        output_tokens: u.output_tokens.unwrap_or(0),
+    })
 }
 
 /// `Err(mime)` when the request declares a content type that is not JSON (absent is accepted).
@@ -149,6 +199,8 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
         })
 }
 
+// ------------------------------------------------------------------------------- handlers
+
 /// `POST /v1/chat/completions`
 pub async fn chat_completions(
     State(st): State<Arc<AppState>>,
@@ -157,7 +209,15 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    proxy_chat(st, rid, key.map(|k| k.0), headers, body, None).await
+    handle(
+        st,
+        rid,
+        key.map(|k| k.0),
+        headers,
+        body,
+        ClientCall::new(ApiFormat::Openai, "/v1/chat/completions"),
+    )
+    .await
 }
 
 /// `POST /v1/providers/{provider}/chat/completions`
@@ -169,7 +229,205 @@ pub async fn pinned_chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    proxy_chat(st, rid, key.map(|k| k.0), headers, body, Some(provider)).await
+    let mut call = ClientCall::new(
+        ApiFormat::Openai,
+        &format!("/v1/providers/{provider}/chat/completions"),
+    );
+    call.pinned = Some(provider);
+    handle(st, rid, key.map(|k| k.0), headers, body, call).await
+}
+
+/// `POST /v1/messages`
+pub async fn messages(
+    State(st): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    key: Option<Extension<KeyInfo>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(
+        st,
+        rid,
+        key.map(|k| k.0),
+        headers,
+        body,
+        ClientCall::new(ApiFormat::Anthropic, "/v1/messages"),
+    )
+    .await
+}
+
+/// `POST /v1/responses`
+pub async fn responses(
+    State(st): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    key: Option<Extension<KeyInfo>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(
+        st,
+        rid,
+        key.map(|k| k.0),
+        headers,
+        body,
+        ClientCall::new(ApiFormat::Responses, "/v1/responses"),
+    )
+    .await
+}
+
+/// `POST /v1beta/models/{model}:{method}` (the model may contain `/`).
+pub async fn gemini(
+    State(st): State<Arc<AppState>>,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    Extension(rid): Extension<RequestId>,
+    key: Option<Extension<KeyInfo>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some((model, method)) = rest.rsplit_once(':') else {
+        let e = ApiError::not_found(format!(
+            "no route for /v1beta/models/{rest}: expected `{{model}}:generateContent`"
+        ))
+        .with_code("unknown_route");
+        return render(&e, ApiFormat::Gemini);
+    };
+    let model = model.strip_prefix("models/").unwrap_or(model).to_string();
+    let mut call = ClientCall::new(
+        ApiFormat::Gemini,
+        &format!("/v1beta/models/{model}:{method}"),
+    );
+    call.alt_sse = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));
+    call.url_model = Some(model);
+    match method {
+        "generateContent" => call.url_stream = Some(false),
+        "streamGenerateContent" => call.url_stream = Some(true),
+        "countTokens" => return count_tokens_common(st, rid, headers, body, call).await,
+        other => {
+            let e = ApiError::not_found(format!("unsupported Gemini method `{other}`"))
+                .with_code("unknown_route");
+            return render(&e, ApiFormat::Gemini);
+        }
+    }
+    handle(st, rid, key.map(|k| k.0), headers, body, call).await
+}
+
+/// `POST /v1/messages/count_tokens`: the upstream counts when it speaks Anthropic, else a local
+/// estimate.
+pub async fn count_tokens(
+    State(st): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    count_tokens_common(
+        st,
+        rid,
+        headers,
+        body,
+        ClientCall::new(ApiFormat::Anthropic, "/v1/messages/count_tokens"),
+    )
+    .await
+}
+
+async fn count_tokens_common(
+    st: Arc<AppState>,
+    rid: RequestId,
+    headers: HeaderMap,
+    body: Body,
+    call: ClientCall,
+) -> Response {
+    let fmt = call.format;
+    let snap = st.snapshot.load_full();
+    if let Err(mime) = check_json_content_type(&headers) {
+        return render(
+            &ApiError::new(
+                ErrorKind::UnsupportedMediaType,
+                format!("Content-Type must be application/json, got `{mime}`"),
+            ),
+            fmt,
+        );
+    }
+    let bytes = match read_body(body, snap.settings.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return render(&e, fmt),
+    };
+    let ir = match omniroute_translate::decode_request(fmt, &bytes, call.url_model.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return render(&ApiError::invalid(e.0).with_code("invalid_request"), fmt),
+    };
+    // an Anthropic upstream counts exactly
+    if fmt == ApiFormat::Anthropic {
+        if let Ok((provider, upstream_model, conn)) = route(&snap, &ir.model, &rid.0) {
+            if provider.format == ApiFormat::Anthropic {
+                if let Some(n) =
+                    upstream_count(&snap, &provider, &conn, &upstream_model, &bytes, &headers).await
+                {
+                    return json_response(json!({"input_tokens": n}));
+                }
+            }
+        }
+    }
+    let n = omniroute_translate::estimate_tokens(&ir);
+    match fmt {
+        ApiFormat::Gemini => json_response(json!({"totalTokens": n})),
+        _ => json_response(json!({"input_tokens": n})),
+    }
+}
+
+async fn upstream_count(
+    snap: &Snapshot,
+    provider: &ProviderSpec,
+    conn: &LiveConnection,
+    upstream_model: &str,
+    body: &[u8],
+    client_headers: &HeaderMap,
+) -> Option<u64> {
+    let mut obj: RawObject = serde_json::from_slice(body).ok()?;
+    obj.insert(
+        "model".into(),
+        serde_json::value::to_raw_value(upstream_model).ok()?,
+    );
+    let out = serde_json::to_vec(&obj).ok()?;
+    let url = format!(
+        "{}/messages/count_tokens",
+        conn.base_url.trim_end_matches('/')
+    );
+    let builder = upstream_headers(
+        http::Request::post(url),
+        provider,
+        conn,
+        false,
+        ApiFormat::Anthropic,
+        client_headers,
+    );
+    let req = builder
+        .body(http_body_util::Full::new(Bytes::from(out)))
+        .ok()?;
+    let resp = upstream::send(&snap.http, req, Duration::from_secs(20))
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let b = upstream::read_limited(resp.into_body(), 1024 * 1024, Duration::from_secs(20))
+        .await
+        .ok()?;
+    serde_json::from_slice::<Value>(&b)
+        .ok()?
+        .get("input_tokens")?
+        .as_u64()
+}
+
+fn json_response(v: Value) -> Response {
+    let mut r = Response::new(Body::from(v.to_string()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 fn resolve_error(e: ResolveError) -> ApiError {
@@ -237,19 +495,75 @@ fn route(
     .with_code("no_available_connection"))
 }
 
-async fn proxy_chat(
+/// Headers of an upstream request: content type, accept, the provider's auth style and static
+/// headers, and for Anthropic upstreams a default `anthropic-version` plus the client's
+/// `anthropic-beta` / `anthropic-version` when the client speaks Anthropic too.
+fn upstream_headers(
+    mut b: http::request::Builder,
+    provider: &ProviderSpec,
+    conn: &LiveConnection,
+    stream: bool,
+    client: ApiFormat,
+    client_headers: &HeaderMap,
+) -> http::request::Builder {
+    b = b.header(header::CONTENT_TYPE, "application/json").header(
+        header::ACCEPT,
+        if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        },
+    );
+    if let Some((name, value)) =
+        auth_headers(provider.auth, conn.secret.as_ref().map(|s| s.expose()))
+    {
+        b = b.header(name, value);
+    }
+    for (k, v) in &provider.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    if provider.format == ApiFormat::Anthropic {
+        let has_version = provider
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("anthropic-version"));
+        if client == ApiFormat::Anthropic {
+            for h in ["anthropic-beta", "anthropic-version"] {
+                if h == "anthropic-version" && has_version {
+                    continue;
+                }
+                if let Some(v) = client_headers.get(h) {
+                    b = b.header(h, v.clone());
+                }
+            }
+        }
+        if !has_version
+            && !(client == ApiFormat::Anthropic && client_headers.contains_key("anthropic-version"))
+        {
+            b = b.header("anthropic-version", "2023-06-01");
+        }
+    }
+    b
+}
+
+/// The field holding the conversation, per client format.
+fn main_field(format: ApiFormat) -> (&'static str, &'static str) {
+    match format {
+        ApiFormat::Openai | ApiFormat::Anthropic => ("messages", "an array"),
+        ApiFormat::Responses => ("input", "a string or an array"),
+        ApiFormat::Gemini => ("contents", "an array"),
+    }
+}
+
+async fn handle(
     st: Arc<AppState>,
     rid: RequestId,
     key: Option<KeyInfo>,
     headers: HeaderMap,
     body: Body,
-    pinned: Option<String>,
+    call: ClientCall,
 ) -> Response {
-    let path = match &pinned {
-        Some(p) => format!("/v1/providers/{p}/chat/completions"),
-        None => "/v1/chat/completions".to_string(),
-    };
-    let mut ex = Exchange::new(&st, &rid, key.as_ref(), &path);
+    let mut ex = Exchange::new(&st, &rid, key.as_ref(), &call);
     let snap = st.snapshot.load_full();
 
     if let Err(mime) = check_json_content_type(&headers) {
@@ -278,40 +592,53 @@ async fn proxy_chat(
             )
         }
     };
-    let model = match req
-        .get("model")
-        .map(|r| serde_json::from_str::<Option<String>>(r.get()))
-    {
-        Some(Ok(Some(m))) if !m.trim().is_empty() => m.trim().to_string(),
-        None | Some(Ok(_)) => {
-            return ex.fail(
-                ApiError::invalid("the `model` field is required").with_code("missing_model"),
-            )
-        }
-        Some(Err(_)) => {
-            return ex.fail(
-                ApiError::invalid("the `model` field must be a string").with_code("invalid_model"),
-            )
-        }
+    let (model, stream) = if call.format == ApiFormat::Gemini {
+        (
+            call.url_model.clone().unwrap_or_default(),
+            call.url_stream.unwrap_or(false),
+        )
+    } else {
+        let model = match req
+            .get("model")
+            .map(|r| serde_json::from_str::<Option<String>>(r.get()))
+        {
+            Some(Ok(Some(m))) if !m.trim().is_empty() => m.trim().to_string(),
+            None | Some(Ok(_)) => {
+                return ex.fail(
+                    ApiError::invalid("the `model` field is required").with_code("missing_model"),
+                )
+            }
+            Some(Err(_)) => {
+                return ex.fail(
+                    ApiError::invalid("the `model` field must be a string")
+                        .with_code("invalid_model"),
+                )
+            }
+        };
+        let stream = match req
+            .get("stream")
+            .map(|r| serde_json::from_str::<Option<bool>>(r.get()))
+        {
+            None | Some(Ok(None)) => false,
+            Some(Ok(Some(b))) => b,
+            Some(Err(_)) => {
+                return ex.fail(ApiError::invalid("the `stream` field must be a boolean"))
+            }
+        };
+        (model, stream)
     };
-    let stream = match req
-        .get("stream")
-        .map(|r| serde_json::from_str::<Option<bool>>(r.get()))
-    {
-        None | Some(Ok(None)) => false,
-        Some(Ok(Some(b))) => b,
-        Some(Err(_)) => return ex.fail(ApiError::invalid("the `stream` field must be a boolean")),
-    };
-    if !req
-        .get("messages")
-        .is_some_and(|m| m.get().starts_with('['))
-    {
+    let (field, shape) = main_field(call.format);
+    let main_ok = req.get(field).is_some_and(|m| {
+        let s = m.get();
+        s.starts_with('[') || (call.format == ApiFormat::Responses && s.starts_with('"'))
+    });
+    if !main_ok {
         return ex.fail(
-            ApiError::invalid("the `messages` field must be an array")
-                .with_code("invalid_messages"),
+            ApiError::invalid(format!("the `{field}` field must be {shape}"))
+                .with_code(format!("invalid_{field}")),
         );
     }
-    let model = match &pinned {
+    let model = match &call.pinned {
         None => model,
         Some(p) => {
             let Some(spec) = snap.resolver.provider(p) else {
@@ -342,68 +669,89 @@ async fn proxy_chat(
     ex.row.connection_id = Some(conn.id.clone());
     ex.row.upstream_model = Some(upstream_model.clone());
 
-    if provider.format != ApiFormat::Openai {
-        return ex.fail(
-            ApiError::invalid(format!(
-                "provider `{}` speaks the {} format; OpenAI-chat requests can only be sent to OpenAI-compatible providers until format translation is enabled",
-                provider.id, provider.format
-            ))
-            .with_status(501)
-            .with_code("translation_unavailable"),
-        );
-    }
+    let passthrough = provider.format == call.format;
+    let include_usage = call.format == ApiFormat::Openai
+        && req
+            .get("stream_options")
+            .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+            .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
+            .unwrap_or(false);
 
-    let model_json = serde_json::value::to_raw_value(&upstream_model);
-    let out = match model_json
-        .map(|m| req.insert("model".into(), m))
-        .and_then(|_| serde_json::to_vec(&req))
-    {
-        Ok(v) => v,
-        Err(e) => {
-            return ex.fail(ApiError::internal(format!(
-                "could not encode the upstream request: {e}"
-            )))
+    let out = if passthrough {
+        let rewrite = if call.format == ApiFormat::Gemini {
+            Ok(())
+        } else {
+            serde_json::value::to_raw_value(&upstream_model).map(|m| {
+                req.insert("model".into(), m);
+            })
+        };
+        match rewrite.and_then(|_| serde_json::to_vec(&req)) {
+            Ok(v) => v,
+            Err(e) => {
+                return ex.fail(ApiError::internal(format!(
+                    "could not encode the upstream request: {e}"
+                )))
+            }
         }
-    };
-
-    let uri = match &conn.chat_url {
-        Some(u) => u.clone(),
-        None => {
-            let u = endpoint_url(
-                provider.format,
-                &conn.base_url,
-                &upstream_model,
-                Operation::Generate { stream },
-            );
-            match u.parse::<http::Uri>() {
-                Ok(u) => u,
-                Err(_) => {
-                    return ex.fail(ApiError::internal(format!(
-                        "invalid upstream URL for provider `{}`",
-                        provider.id
-                    )))
-                }
+    } else {
+        let ir = match omniroute_translate::decode_request(call.format, &bytes, Some(&model)) {
+            Ok(mut r) => {
+                r.stream = stream;
+                r
+            }
+            Err(e) => {
+                return ex.fail(
+                    ApiError::invalid(format!("invalid {} request: {e}", call.format))
+                        .with_code("invalid_request"),
+                )
+            }
+        };
+        for w in &ir.warnings {
+            tracing::info!(request_id = %rid.0, from = %call.format, to = %provider.format, "translation: {w}");
+        }
+        match omniroute_translate::encode_request(provider.format, &ir, &upstream_model).and_then(
+            |v| {
+                serde_json::to_vec(&v)
+                    .map_err(|e| omniroute_translate::ir::CodecError::new(e.to_string()))
+            },
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                return ex.fail(
+                    ApiError::invalid(format!(
+                        "this request cannot be sent to provider `{}` ({} format): {e}",
+                        provider.id, provider.format
+                    ))
+                    .with_code("untranslatable_request"),
+                )
             }
         }
     };
-    let mut builder = http::Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(
-            header::ACCEPT,
-            if stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        );
-    if let Some((name, value)) =
-        auth_headers(provider.auth, conn.secret.as_ref().map(|s| s.expose()))
-    {
-        builder = builder.header(name, value);
-    }
-    for (k, v) in &provider.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
+
+    let uri = match upstream_uri(
+        &provider,
+        &conn,
+        &upstream_model,
+        stream,
+        passthrough,
+        &call,
+    ) {
+        Some(u) => u,
+        None => {
+            return ex.fail(ApiError::internal(format!(
+                "invalid upstream URL for provider `{}`",
+                provider.id
+            )))
+        }
+    };
+    let builder = upstream_headers(
+        http::Request::post(uri),
+        &provider,
+        &conn,
+        stream,
+        call.format,
+        &headers,
+    );
     let upstream_req = match builder.body(http_body_util::Full::new(Bytes::from(out))) {
         Ok(r) => r,
         Err(_) => {
@@ -452,7 +800,6 @@ async fn proxy_chat(
     };
     ex.row.ttfb_ms = Some(ex.elapsed_ms());
     let status = resp.status();
-
     if !status.is_success() {
         let retry_after = resp
             .headers()
@@ -469,57 +816,144 @@ async fn proxy_chat(
             retry_after,
         ));
     }
-
     let is_sse = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
-    if stream && is_sse {
-        return stream_response(ex, resp, idle);
+
+    if stream {
+        if passthrough {
+            return passthrough_stream(ex, resp, idle, is_sse).await;
+        }
+        if !is_sse {
+            let body = upstream::read_limited(resp.into_body(), MAX_ERROR_BODY, idle)
+                .await
+                .unwrap_or_default();
+            let msg = ApiError::upstream_message(&body)
+                .unwrap_or_else(|| "the provider did not stream its response".into());
+            return ex.fail(
+                ApiError::new(
+                    ErrorKind::BadGateway,
+                    format!("provider `{}`: {msg}", provider.id),
+                )
+                .with_code("upstream_error"),
+            );
+        }
+        let opts = EncoderOptions {
+            include_usage,
+            json_array: call.format == ApiFormat::Gemini && !call.alt_sse,
+        };
+        let tr = StreamTranslator::new(provider.format, call.format, &model, &opts);
+        return translated_stream(ex, resp, idle, tr, opts.json_array).await;
     }
 
     let body = match upstream::read_limited(resp.into_body(), MAX_UPSTREAM_BODY, idle).await {
         Ok(b) => b,
         Err(e) => return ex.fail(e),
     };
-    let peek: ResponsePeek = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(_) => {
+    if passthrough {
+        let peek: ResponsePeek = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                return ex.fail(
+                    ApiError::new(
+                        ErrorKind::BadGateway,
+                        format!(
+                            "provider `{}` returned a response that is not valid JSON",
+                            provider.id
+                        ),
+                    )
+                    .with_code("upstream_invalid_response"),
+                )
+            }
+        };
+        if let Some(err) = peek.error.filter(|e| !e.is_null()) {
+            let msg = err
+                .get("message")
+                .and_then(Value::as_str)
+                .or_else(|| err.as_str())
+                .unwrap_or("unknown error");
             return ex.fail(
                 ApiError::new(
                     ErrorKind::BadGateway,
+                    format!("provider `{}` returned an error: {msg}", provider.id),
+                )
+                .with_code("upstream_error"),
+            );
+        }
+        let _ = peek.kind;
+        let usage = peek.usage.as_ref().and_then(Usage::from_usage).or_else(|| {
+            peek.usage_metadata
+                .map(|u| json!({"usageMetadata": u}))
+                .as_ref()
+                .and_then(Usage::from_value)
+        });
+        ex.finish(200, None, usage);
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return r;
+    }
+    match omniroute_translate::translate_response(provider.format, call.format, &body, &model) {
+        Ok((v, usage)) => {
+            ex.finish(200, None, log_usage(&usage));
+            json_response(v)
+        }
+        Err(e) => {
+            let garbage = serde_json::from_slice::<Value>(&body).is_err();
+            let (code, msg) = if garbage {
+                (
+                    "upstream_invalid_response",
                     format!(
                         "provider `{}` returned a response that is not valid JSON",
                         provider.id
                     ),
                 )
-                .with_code("upstream_invalid_response"),
-            )
+            } else {
+                (
+                    "upstream_error",
+                    format!(
+                        "provider `{}` returned an unusable response: {e}",
+                        provider.id
+                    ),
+                )
+            };
+            ex.fail(ApiError::new(ErrorKind::BadGateway, msg).with_code(code))
         }
-    };
-    if let Some(err) = peek.error.filter(|e| !e.is_null()) {
-        let msg = err
-            .get("message")
-            .and_then(Value::as_str)
-            .or_else(|| err.as_str())
-            .unwrap_or("unknown error");
-        return ex.fail(
-            ApiError::new(
-                ErrorKind::BadGateway,
-                format!("provider `{}` returned an error: {msg}", provider.id),
-            )
-            .with_code("upstream_error"),
-        );
     }
-    let usage = peek.usage.as_ref().and_then(Usage::from_usage);
-    ex.finish(200, None, usage);
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+}
+
+/// The upstream URL: the connection's pre-parsed chat URL for OpenAI upstreams, the client's own
+/// Gemini method (and `alt`) for Gemini pass-through, the native endpoint otherwise.
+fn upstream_uri(
+    provider: &ProviderSpec,
+    conn: &LiveConnection,
+    model: &str,
+    stream: bool,
+    passthrough: bool,
+    call: &ClientCall,
+) -> Option<http::Uri> {
+    if provider.format == ApiFormat::Openai {
+        if let Some(u) = &conn.chat_url {
+            return Some(u.clone());
+        }
+    }
+    let url = if passthrough && call.format == ApiFormat::Gemini && stream {
+        let base = conn.base_url.trim_end_matches('/');
+        let alt = if call.alt_sse { "?alt=sse" } else { "" };
+        format!("{base}/models/{model}:streamGenerateContent{alt}")
+    } else {
+        endpoint_url(
+            provider.format,
+            &conn.base_url,
+            model,
+            Operation::Generate { stream },
+        )
+    };
+    url.parse().ok()
 }
 
 /// The client-facing error for an upstream error status.
@@ -576,170 +1010,422 @@ pub fn upstream_status_error(
     }
 }
 
-struct StreamState {
-    ex: Exchange,
-    upstream: hyper::body::Incoming,
+/// Pass-through stream bookkeeping: bytes are forwarded as they come; an SSE parser observes
+/// them for usage and error events.
+struct Observer {
     parser: SseParser,
     usage: Usage,
     saw_usage: bool,
-    upstream_error: Option<String>,
-    idle: Duration,
-    finished: bool,
+    error: Option<String>,
+    saw_data: bool,
+    enabled: bool,
 }
 
-impl StreamState {
+impl Observer {
+    fn new(enabled: bool) -> Self {
+        Self {
+            parser: SseParser::default(),
+            usage: Usage::default(),
+            saw_usage: false,
+            error: None,
+            saw_data: false,
+            enabled,
+        }
+    }
+
     fn observe(&mut self, chunk: &[u8]) {
-        let (usage, saw, err) = (
+        if !self.enabled {
+            self.saw_data = true;
+            return;
+        }
+        let (usage, saw, err, data) = (
             &mut self.usage,
             &mut self.saw_usage,
-            &mut self.upstream_error,
+            &mut self.error,
+            &mut self.saw_data,
         );
         let _ = self.parser.push(chunk, |ev| {
-            if ev.is_done() || !ev.data.contains("\"usage\"") && !ev.data.contains("\"error\"") {
+            if ev.data.trim().is_empty() || ev.is_done() {
                 return;
             }
-            if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
-                if let Some(u) = Usage::from_value(&v) {
+            let name = ev.event.as_deref().unwrap_or("");
+            let named_error = matches!(name, "error" | "response.failed");
+            let interesting =
+                named_error || ev.data.contains("\"error\"") || ev.data.contains("sage");
+            let parsed = if interesting {
+                serde_json::from_str::<Value>(&ev.data).ok()
+            } else {
+                None
+            };
+            let err_obj = parsed.as_ref().and_then(|v| {
+                v.get("error")
+                    .filter(|e| {
+                        !e.is_null()
+                            && v.get("type").and_then(Value::as_str) != Some("response.completed")
+                    })
+                    .or(if named_error { Some(v) } else { None })
+            });
+            // lifecycle events before any content do not commit the response
+            let lifecycle = matches!(
+                name,
+                "ping" | "message_start" | "response.created" | "response.in_progress"
+            );
+            if err_obj.is_none() && !lifecycle {
+                *data = true;
+            }
+            if let Some(v) = &parsed {
+                if let Some(u) = Usage::from_value(v) {
                     usage.merge(u);
                     *saw = true;
                 }
-                if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-                    let m = e
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("error event");
-                    *err = Some(format!("upstream error event: {m}"));
-                }
+            }
+            if let Some(e) = err_obj {
+                let m = e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .or_else(|| e.pointer("/error/message").and_then(Value::as_str))
+                    .or_else(|| e.pointer("/response/error/message").and_then(Value::as_str))
+                    .unwrap_or("error event");
+                err.get_or_insert_with(|| format!("upstream error event: {m}"));
             }
         });
     }
 }
 
-/// An SSE error event in OpenAI chat shape, for failures after the stream started.
-fn error_event(message: &str, code: &str) -> Bytes {
-    let body = json!({"error": {"message": message, "type": "upstream_error", "code": code}});
-    omniroute_protocol::sse::encode(None, &body.to_string())
+/// An error event in the client's stream format, for failures after the stream started.
+fn stream_error_event(format: ApiFormat, message: &str, code: &str) -> Bytes {
+    use omniroute_protocol::sse::encode;
+    match format {
+        ApiFormat::Openai => {
+            let body =
+                json!({"error": {"message": message, "type": "upstream_error", "code": code}});
+            let mut b = BytesMut::from(&encode(None, &body.to_string())[..]);
+            b.extend_from_slice(b"data: [DONE]\n\n");
+            b.freeze()
+        }
+        ApiFormat::Anthropic => {
+            let body = json!({"type": "error", "error": {"type": "api_error", "message": message}});
+            encode(Some("error"), &body.to_string())
+        }
+        ApiFormat::Responses => {
+            let body = json!({"type": "error", "code": code, "message": message, "param": null, "sequence_number": 0});
+            encode(Some("error"), &body.to_string())
+        }
+        ApiFormat::Gemini => {
+            let body = json!({"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}});
+            encode(None, &body.to_string())
+        }
+    }
 }
 
-fn stream_response(
+fn stream_headers(r: &mut Response, json_array: bool) {
+    let h = r.headers_mut();
+    let ct = if json_array {
+        "application/json"
+    } else {
+        "text/event-stream"
+    };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// Same format on both sides: forward the upstream bytes untouched. The response is held until
+/// the first data event; an error event (or an empty stream) before it becomes an HTTP error.
+async fn passthrough_stream(
     mut ex: Exchange,
     resp: http::Response<hyper::body::Incoming>,
     idle: Duration,
+    is_sse: bool,
 ) -> Response {
-    ex.row.status = 200;
-    let state = StreamState {
-        ex,
-        upstream: resp.into_body(),
-        parser: SseParser::default(),
-        usage: Usage::default(),
-        saw_usage: false,
-        upstream_error: None,
-        idle,
-        finished: false,
-    };
-    let body = futures_util::stream::unfold(state, |mut s| async move {
-        if s.finished {
-            return None;
-        }
-        match upstream::next_chunk(&mut s.upstream, s.idle).await {
+    let format = ex.format;
+    let mut upstream_body = resp.into_body();
+    let mut obs = Observer::new(is_sse);
+    let mut head = BytesMut::new();
+    let mut ended = false;
+    while !obs.saw_data {
+        match upstream::next_chunk(&mut upstream_body, idle).await {
             Ok(Some(chunk)) => {
-                s.observe(&chunk);
-                Some((Ok::<Bytes, std::io::Error>(chunk), s))
+                obs.observe(&chunk);
+                head.extend_from_slice(&chunk);
+                if let Some(e) = obs.error.clone().filter(|_| !obs.saw_data) {
+                    return ex
+                        .fail(ApiError::new(ErrorKind::BadGateway, e).with_code("upstream_error"));
+                }
             }
             Ok(None) => {
-                s.finished = true;
-                let usage = s.saw_usage.then_some(s.usage);
-                let err = s.upstream_error.take();
+                ended = true;
+                break;
+            }
+            Err(ChunkError::Idle) => {
+                return ex.fail(
+                    ApiError::new(
+                        ErrorKind::Timeout,
+                        "the provider's stream stalled before its first event",
+                    )
+                    .with_code("upstream_timeout"),
+                )
+            }
+            Err(ChunkError::Broken) => {
+                return ex.fail(
+                    ApiError::new(
+                        ErrorKind::BadGateway,
+                        "the provider's stream was cut off before its first event",
+                    )
+                    .with_code("upstream_error"),
+                )
+            }
+        }
+    }
+    if ended && !obs.saw_data {
+        return ex.fail(
+            ApiError::new(
+                ErrorKind::BadGateway,
+                "the provider returned an empty stream",
+            )
+            .with_code("upstream_empty_stream"),
+        );
+    }
+    ex.row.status = 200;
+    struct S {
+        ex: Exchange,
+        body: hyper::body::Incoming,
+        obs: Observer,
+        head: Option<Bytes>,
+        idle: Duration,
+        ended: bool,
+        done: bool,
+        format: ApiFormat,
+    }
+    let s = S {
+        ex,
+        body: upstream_body,
+        obs,
+        head: Some(head.freeze()),
+        idle,
+        ended,
+        done: false,
+        format,
+    };
+    let stream = futures_util::stream::unfold(s, |mut s| async move {
+        if let Some(h) = s.head.take() {
+            if !h.is_empty() {
+                return Some((Ok::<Bytes, std::io::Error>(h), s));
+            }
+        }
+        if s.done {
+            return None;
+        }
+        if s.ended {
+            s.done = true;
+            let usage = s.obs.saw_usage.then_some(s.obs.usage);
+            let err = s.obs.error.take();
+            s.ex.finish(if err.is_some() { 502 } else { 200 }, err, usage);
+            return None;
+        }
+        match upstream::next_chunk(&mut s.body, s.idle).await {
+            Ok(Some(chunk)) => {
+                s.obs.observe(&chunk);
+                Some((Ok(chunk), s))
+            }
+            Ok(None) => {
+                s.done = true;
+                let usage = s.obs.saw_usage.then_some(s.obs.usage);
+                let err = s.obs.error.take();
                 s.ex.finish(if err.is_some() { 502 } else { 200 }, err, usage);
                 None
             }
-            Err(ChunkError::Broken) => {
-                s.finished = true;
-                let msg = "the provider's stream was cut off before it finished";
-                s.ex.finish(502, Some(msg.into()), s.saw_usage.then_some(s.usage));
-                Some((Ok(error_event(msg, "upstream_stream_cut")), s))
-            }
-            Err(ChunkError::Idle) => {
-                s.finished = true;
-                let msg = "the provider's stream stalled (idle timeout)";
-                s.ex.finish(504, Some(msg.into()), s.saw_usage.then_some(s.usage));
-                Some((Ok(error_event(msg, "upstream_timeout")), s))
+            Err(e) => {
+                s.done = true;
+                let (status, msg, code) = match e {
+                    ChunkError::Broken => (
+                        502,
+                        "the provider's stream was cut off before it finished",
+                        "upstream_stream_cut",
+                    ),
+                    ChunkError::Idle => (
+                        504,
+                        "the provider's stream stalled (idle timeout)",
+                        "upstream_timeout",
+                    ),
+                };
+                s.ex.finish(
+                    status,
+                    Some(msg.into()),
+                    s.obs.saw_usage.then_some(s.obs.usage),
+                );
+                if !s.obs.enabled {
+                    // a JSON-array stream cannot carry an error element cleanly: break it
+                    return Some((Err(std::io::Error::other(msg)), s));
+                }
+                Some((Ok(stream_error_event(s.format, msg, code)), s))
             }
         }
     });
-    let mut r = Response::new(Body::from_stream(body));
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    let mut r = Response::new(Body::from_stream(stream));
+    stream_headers(&mut r, !is_sse);
     r
 }
 
-/// `GET /v1/models`: every routable model (`alias/model`) and combo, OpenAI list format.
-pub async fn list_models(State(st): State<Arc<AppState>>) -> Response {
-    let snap = st.snapshot.load();
-    let mut data = Vec::new();
-    for (p, model, kind) in snap.resolver.routable_models() {
-        if !snap.usable(&p.id) {
-            continue;
+/// Different formats: upstream SSE → IR events → client stream, event by event. The response is
+/// held until the first content (or finish) event; an upstream error before it becomes an HTTP
+/// error in the client's format.
+async fn translated_stream(
+    mut ex: Exchange,
+    resp: http::Response<hyper::body::Incoming>,
+    idle: Duration,
+    mut tr: StreamTranslator,
+    json_array: bool,
+) -> Response {
+    let mut upstream_body = resp.into_body();
+    let mut head = BytesMut::new();
+    let mut ended = false;
+    loop {
+        match upstream::next_chunk(&mut upstream_body, idle).await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = tr.push(&chunk, &mut head) {
+                    if !tr.progress().content {
+                        return ex.fail(
+                            ApiError::new(ErrorKind::BadGateway, e)
+                                .with_code("upstream_invalid_response"),
+                        );
+                    }
+                    tr.finish(StreamEnd::Aborted(e.clone()), &mut head);
+                    ex.row.status = 200;
+                    ex.finish(502, Some(e), log_usage(&tr.usage()));
+                    let mut r = Response::new(Body::from(head.freeze()));
+                    stream_headers(&mut r, json_array);
+                    return r;
+                }
+                let p = tr.progress();
+                if p.error_before_content {
+                    let msg = tr.error().unwrap_or("upstream error").to_string();
+                    return ex.fail(
+                        ApiError::new(ErrorKind::BadGateway, format!("provider error: {msg}"))
+                            .with_code("upstream_error"),
+                    );
+                }
+                if p.content || p.finished {
+                    break;
+                }
+            }
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(ChunkError::Idle) => {
+                return ex.fail(
+                    ApiError::new(
+                        ErrorKind::Timeout,
+                        "the provider's stream stalled before its first event",
+                    )
+                    .with_code("upstream_timeout"),
+                )
+            }
+            Err(ChunkError::Broken) => {
+                return ex.fail(
+                    ApiError::new(
+                        ErrorKind::BadGateway,
+                        "the provider's stream was cut off before its first event",
+                    )
+                    .with_code("upstream_error"),
+                )
+            }
         }
-        data.push(json!({
-            "id": format!("{}/{}", p.alias, model),
-            "object": "model",
-            "created": snap.created,
-            "owned_by": p.id,
-            "type": kind.as_str(),
-        }));
     }
-    for c in snap.resolver.combos().filter(|c| c.enabled) {
-        data.push(json!({"id": c.name, "object": "model", "created": snap.created, "owned_by": "combo", "type": "combo"}));
+    if ended {
+        tr.finish(StreamEnd::Complete, &mut head);
+        let p = tr.progress();
+        if p.error_before_content {
+            let msg = tr.error().unwrap_or("upstream error").to_string();
+            return ex.fail(
+                ApiError::new(ErrorKind::BadGateway, format!("provider error: {msg}"))
+                    .with_code("upstream_error"),
+            );
+        }
+        if !p.content && !p.finished {
+            return ex.fail(
+                ApiError::new(
+                    ErrorKind::BadGateway,
+                    "the provider returned an empty stream",
+                )
+                .with_code("upstream_empty_stream"),
+            );
+        }
+        ex.finish(200, None, log_usage(&tr.usage()));
+        let mut r = Response::new(Body::from(head.freeze()));
+        stream_headers(&mut r, json_array);
+        return r;
     }
-    (
-        StatusCode::OK,
-        Json(json!({"object": "list", "data": data})),
-    )
-        .into_response()
-}
-
-/// `GET /v1/models/{id}`: one routable model or combo (ids contain `/`; `%2F` is decoded).
-pub async fn get_model(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let snap = st.snapshot.load();
-    if let Some(c) = snap.resolver.combos().find(|c| c.enabled && c.name == id) {
-        let v = json!({"id": c.name, "object": "model", "created": snap.created, "owned_by": "combo", "type": "combo"});
-        return (StatusCode::OK, Json(v)).into_response();
+    ex.row.status = 200;
+    struct S {
+        ex: Exchange,
+        body: hyper::body::Incoming,
+        tr: StreamTranslator,
+        head: Option<Bytes>,
+        idle: Duration,
+        done: bool,
     }
-    let found = snap.resolver.routable_models().find(|(p, model, _)| {
-        snap.usable(&p.id)
-            && id
-                .split_once('/')
-                .is_some_and(|(prefix, m)| m == *model && (prefix == p.alias || prefix == p.id))
+    let s = S {
+        ex,
+        body: upstream_body,
+        tr,
+        head: Some(head.freeze()),
+        idle,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(s, |mut s| async move {
+        if let Some(h) = s.head.take() {
+            if !h.is_empty() {
+                return Some((Ok::<Bytes, std::io::Error>(h), s));
+            }
+        }
+        loop {
+            if s.done {
+                return None;
+            }
+            let mut out = BytesMut::new();
+            match upstream::next_chunk(&mut s.body, s.idle).await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = s.tr.push(&chunk, &mut out) {
+                        s.done = true;
+                        s.tr.finish(StreamEnd::Aborted(e.clone()), &mut out);
+                        s.ex.finish(502, Some(e), log_usage(&s.tr.usage()));
+                    }
+                }
+                Ok(None) => {
+                    s.done = true;
+                    s.tr.finish(StreamEnd::Complete, &mut out);
+                    let err =
+                        s.tr.error()
+                            .map(str::to_string)
+                            .filter(|_| !s.tr.progress().finished);
+                    s.ex.finish(
+                        if err.is_some() { 502 } else { 200 },
+                        err,
+                        log_usage(&s.tr.usage()),
+                    );
+                }
+                Err(e) => {
+                    s.done = true;
+                    let (status, msg) = match e {
+                        ChunkError::Broken => {
+                            (502, "the provider's stream was cut off before it finished")
+                        }
+                        ChunkError::Idle => (504, "the provider's stream stalled (idle timeout)"),
+                    };
+                    s.tr.finish(StreamEnd::Aborted(msg.to_string()), &mut out);
+                    s.ex.finish(status, Some(msg.into()), log_usage(&s.tr.usage()));
+                }
+            }
+            if !out.is_empty() {
+                return Some((Ok(out.freeze()), s));
+            }
+        }
     });
-    match found {
-        Some((p, model, kind)) => {
-            let v = json!({
-                "id": format!("{}/{}", p.alias, model), "object": "model",
-                "created": snap.created, "owned_by": p.id, "type": kind.as_str(),
-            });
-            (StatusCode::OK, Json(v)).into_response()
-        }
-        None => render(
-            &ApiError::not_found(format!(
-                "model `{id}` is not routable (GET /v1/models lists what is)"
-            ))
-            .with_code("model_not_found"),
-            ApiFormat::Openai,
-        ),
-    }
-}
-
-/// Fallback for unknown paths, in OpenAI error format.
-pub async fn not_found(uri: axum::http::Uri) -> HttpError {
-    HttpError::openai(
-        ApiError::not_found(format!("no route for {}", uri.path())).with_code("unknown_route"),
-    )
+    let mut r = Response::new(Body::from_stream(stream));
+    stream_headers(&mut r, json_array);
+    r
 }
 
 #[cfg(test)]

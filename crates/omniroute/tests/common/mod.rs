@@ -175,6 +175,7 @@ pub fn stream_user(text: &str) -> serde_json::Value {
 
 /// Parse an SSE body into its `data:` payloads.
 pub fn sse_data(body: &str) -> Vec<String> {
+    let body = body.replace("\r\n", "\n");
     body.split("\n\n")
         .filter_map(|ev| {
             let data: Vec<&str> = ev

@@ -1,0 +1,59 @@
+//! OpenAI Responses codec: requests, responses and streams to and from the IR.
+//!
+//! - [`request`]: `POST /v1/responses` bodies (client `decode_request`, upstream `encode_request`);
+//! - [`response`]: non-stream response objects (upstream `decode_response`, client
+//!   `encode_response`);
+//! - [`decoder`] / [`encoder`]: the `response.*` SSE event streams;
+//! - [`common`]: ids, usage, finish reasons, output items and namespaced tool names.
+//!
+//! # Namespace tools
+//!
+//! Codex groups some tools as `{"type":"namespace","name":NS,"tools":[...]}` and resolves a call
+//! by the pair `(namespace, name)`. The IR only has flat function tools, so the decoder flattens
+//! every function `NAME` of namespace `NS` into one tool named `NS__NAME` — Codex's own canonical
+//! flat name (`NS` without trailing `_`, `__`, `NAME` without leading `_`) — and does the same for
+//! history `function_call` items that carry a `namespace`. Each flattened name is remembered with
+//! its original pair (a bounded process-wide table, see [`common::remember_namespaced`]); when a
+//! Responses client is answered, a call whose name is in that table gets back its `name` and
+//! `namespace` fields, every other name is sent unchanged. The encoders have no per-request
+//! context, hence the table.
+
+pub mod common;
+pub mod decoder;
+pub mod encoder;
+pub mod request;
+pub mod response;
+
+use omniroute_ir::{
+    ChatRequest, ChatResponse, Codec, CodecError, EncoderOptions, StreamDecoder, StreamEncoder,
+};
+use serde_json::Value;
+
+/// The OpenAI Responses codec.
+pub struct ResponsesCodec;
+
+impl Codec for ResponsesCodec {
+    fn decode_request(&self, body: &[u8]) -> Result<ChatRequest, CodecError> {
+        request::decode_request(body)
+    }
+
+    fn encode_request(&self, req: &ChatRequest, model: &str) -> Result<Value, CodecError> {
+        Ok(request::encode_request(req, model))
+    }
+
+    fn decode_response(&self, body: &[u8]) -> Result<ChatResponse, CodecError> {
+        response::decode_response(body)
+    }
+
+    fn encode_response(&self, resp: &ChatResponse, model: &str) -> Value {
+        response::encode_response(resp, model)
+    }
+
+    fn stream_decoder(&self) -> Box<dyn StreamDecoder> {
+        Box::new(decoder::ResponsesStreamDecoder::default())
+    }
+
+    fn stream_encoder(&self, model: &str, _opts: &EncoderOptions) -> Box<dyn StreamEncoder> {
+        Box::new(encoder::ResponsesStreamEncoder::new(model))
+    }
+}
