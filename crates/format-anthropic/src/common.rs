@@ -112,11 +112,15 @@ pub(crate) fn stop_reason_from_ir(reason: &FinishReason) -> &str {
 }
 
 /// Anthropic `usage` → IR: only the numbers present (and not `null`) are set. Anthropic's
-/// `input_tokens` excludes cache reads and writes; it is kept as reported.
+/// `input_tokens` excludes cache reads and writes while the IR's counts every prompt token (the
+/// OpenAI/Gemini convention), so the cache counts are added to it here and subtracted again in
+/// `usage_to_json`: the same tokens, counted the way each side expects.
 pub(crate) fn usage_from_json(v: &Value) -> Usage {
     let get = |k: &str| v.get(k).and_then(Value::as_u64);
+    let cache = get("cache_read_input_tokens").unwrap_or(0)
+        + get("cache_creation_input_tokens").unwrap_or(0);
     Usage {
-        input_tokens: get("input_tokens"),
+        input_tokens: get("input_tokens").map(|n| n + cache),
         output_tokens: get("output_tokens"),
         cached_tokens: get("cache_read_input_tokens"),
         cache_creation_tokens: get("cache_creation_input_tokens"),
@@ -129,7 +133,11 @@ pub(crate) fn usage_from_json(v: &Value) -> Usage {
 /// a missing or null field); the cache fields are optional and appear only when known.
 pub(crate) fn usage_to_json(u: &Usage) -> Value {
     let mut m = Obj::new();
-    m.insert("input_tokens".into(), json!(u.input_tokens.unwrap_or(0)));
+    let cache = u.cached_tokens.unwrap_or(0) + u.cache_creation_tokens.unwrap_or(0);
+    m.insert(
+        "input_tokens".into(),
+        json!(u.input_tokens.unwrap_or(0).saturating_sub(cache)),
+    );
     if let Some(n) = u.cache_creation_tokens {
         m.insert("cache_creation_input_tokens".into(), json!(n));
     }

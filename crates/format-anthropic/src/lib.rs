@@ -41,6 +41,14 @@ impl AnthropicCodec {
 }
 
 impl Codec for AnthropicCodec {
+    fn encode_request_warned(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+    ) -> Result<(Value, Vec<String>), CodecError> {
+        self.encode_request_with_warnings(req, model)
+    }
+
     fn decode_request(&self, body: &[u8]) -> Result<ChatRequest, CodecError> {
         request::decode_request(body)
     }

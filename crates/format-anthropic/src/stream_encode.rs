@@ -260,8 +260,13 @@ impl StreamEncoder for AnthropicStreamEncoder {
                 let reason = self.finish.take().unwrap_or(FinishReason::Stop);
                 let mut usage = Obj::new();
                 let u = &self.usage;
+                // Anthropic's input_tokens excludes cache reads and writes (see common.rs)
+                let cache = u.cached_tokens.unwrap_or(0) + u.cache_creation_tokens.unwrap_or(0);
                 for (key, val) in [
-                    ("input_tokens", u.input_tokens),
+                    (
+                        "input_tokens",
+                        u.input_tokens.map(|n| n.saturating_sub(cache)),
+                    ),
                     ("cache_creation_input_tokens", u.cache_creation_tokens),
                     ("cache_read_input_tokens", u.cached_tokens),
                 ] {

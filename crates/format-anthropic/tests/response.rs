@@ -48,7 +48,7 @@ fn decodes_a_message() {
     assert_eq!(
         r.usage,
         Usage {
-            input_tokens: Some(120),
+            input_tokens: Some(1020), // 120 + 900 cache reads + 0 writes: the IR counts every prompt token
             output_tokens: Some(45),
             cached_tokens: Some(900),
             cache_creation_tokens: Some(0),

@@ -25,6 +25,14 @@ impl Codec for GeminiCodec {
     }
 
     fn encode_request(&self, req: &ChatRequest, _model: &str) -> Result<Value, CodecError> {
+        request::encode_request(req).map(|(body, _)| body)
+    }
+
+    fn encode_request_warned(
+        &self,
+        req: &ChatRequest,
+        _model: &str,
+    ) -> Result<(Value, Vec<String>), CodecError> {
         request::encode_request(req)
     }
 

@@ -553,17 +553,24 @@ fn is_level_model(model: &str) -> bool {
     gemini_major(model).is_some_and(|v| v >= 3)
 }
 
-fn image_part(src: &ImageSource) -> Option<Value> {
+fn image_part(src: &ImageSource, warnings: &mut Vec<String>) -> Option<Value> {
     match src {
         ImageSource::Base64 { media_type, data } => Some(json!({
             "inlineData": {"mimeType": media_type, "data": data}
         })),
         ImageSource::Url { url, .. } => {
             if url.starts_with("data:") {
-                let (mime, data) = parse_data_url(url)?;
+                let parsed = parse_data_url(url);
+                if parsed.is_none() {
+                    warnings.push("gemini: non-base64 data: URL image dropped".into());
+                }
+                let (mime, data) = parsed?;
                 Some(json!({"inlineData": {"mimeType": mime, "data": data}}))
             } else {
                 let mime = guess_image_mime(url).unwrap_or("image/jpeg");
+                warnings.push(format!(
+                    "gemini: image URL sent as fileData (Gemini fetches it), mimeType {mime} guessed"
+                ));
                 Some(json!({"fileData": {"mimeType": mime, "fileUri": url}}))
             }
         }
@@ -576,17 +583,26 @@ fn tool_result_parts(
     content: &[Part],
     is_error: bool,
     call_names: &HashMap<&str, &str>,
+    warnings: &mut Vec<String>,
 ) -> Vec<Value> {
-    let name = name
+    let name = match name
         .filter(|n| !n.is_empty())
         .or_else(|| call_names.get(call_id).copied())
-        .unwrap_or("unknown_tool");
+    {
+        Some(n) => n,
+        None => {
+            warnings.push(format!(
+                "gemini: tool result {call_id:?} matches no call; sent as \"unknown_tool\""
+            ));
+            "unknown_tool"
+        }
+    };
     let mut texts: Vec<&str> = Vec::new();
     let mut images: Vec<Value> = Vec::new();
     for p in content {
         match p {
             Part::Text { text } => texts.push(text),
-            Part::Image { source } => images.extend(image_part(source)),
+            Part::Image { source } => images.extend(image_part(source, warnings)),
             _ => {}
         }
     }
@@ -610,7 +626,7 @@ fn tool_result_parts(
     out
 }
 
-fn encode_contents(req: &ChatRequest) -> Vec<Value> {
+fn encode_contents(req: &ChatRequest, warnings: &mut Vec<String>) -> Vec<Value> {
     let call_names: HashMap<&str, &str> = req
         .messages
         .iter()
@@ -621,6 +637,7 @@ fn encode_contents(req: &ChatRequest) -> Vec<Value> {
         })
         .collect();
     let sentinel = is_level_model(&req.model);
+    let mut dropped_sigs = 0usize;
 
     let mut contents: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in &req.messages {
@@ -634,7 +651,9 @@ fn encode_contents(req: &ChatRequest) -> Vec<Value> {
             let (mut new_parts, own_sig): (Vec<Value>, Option<&str>) = match p {
                 Part::Reasoning { signature, .. } => {
                     if let Some(s) = signature.as_deref().filter(|s| !s.is_empty()) {
-                        pending_sig = Some(s);
+                        if pending_sig.replace(s).is_some() {
+                            dropped_sigs += 1;
+                        }
                     }
                     continue;
                 }
@@ -644,7 +663,9 @@ fn encode_contents(req: &ChatRequest) -> Vec<Value> {
                     }
                     (vec![json!({ "text": text })], None)
                 }
-                Part::Image { source } => (image_part(source).into_iter().collect(), None),
+                Part::Image { source } => {
+                    (image_part(source, warnings).into_iter().collect(), None)
+                }
                 Part::ToolCall {
                     id,
                     name,
@@ -668,7 +689,14 @@ fn encode_contents(req: &ChatRequest) -> Vec<Value> {
                     content,
                     is_error,
                 } => (
-                    tool_result_parts(call_id, name.as_deref(), content, *is_error, &call_names),
+                    tool_result_parts(
+                        call_id,
+                        name.as_deref(),
+                        content,
+                        *is_error,
+                        &call_names,
+                        warnings,
+                    ),
                     None,
                 ),
             };
@@ -676,11 +704,19 @@ fn encode_contents(req: &ChatRequest) -> Vec<Value> {
                 continue;
             }
             // A call's own signature wins; a pending one is spent on the next part either way.
-            let sig = own_sig.or(pending_sig.take());
-            if let (Some(s), Some(Value::Object(first))) = (sig, new_parts.first_mut()) {
+            let pending = pending_sig.take();
+            if own_sig.is_some() && pending.is_some() {
+                dropped_sigs += 1;
+            }
+            if let (Some(s), Some(Value::Object(first))) =
+                (own_sig.or(pending), new_parts.first_mut())
+            {
                 first.insert("thoughtSignature".into(), s.into());
             }
             parts.append(&mut new_parts);
+        }
+        if pending_sig.is_some() {
+            dropped_sigs += 1;
         }
         if parts.is_empty() {
             continue;
@@ -690,17 +726,30 @@ fn encode_contents(req: &ChatRequest) -> Vec<Value> {
             _ => contents.push((role, parts)),
         }
     }
+    if dropped_sigs > 0 {
+        warnings.push(format!(
+            "gemini: {dropped_sigs} reasoning signature(s) with no part to carry them dropped"
+        ));
+    }
 
     if sentinel {
-        // Gemini 3 rejects a replayed model step whose first call has no signature.
+        // Gemini 3 rejects a replayed model step whose first call has no signature; Google
+        // documents this value for history it did not produce.
+        let mut bypassed = 0usize;
         for (_, parts) in contents.iter_mut().filter(|(r, _)| *r == "model") {
             if let Some(Value::Object(first_call)) =
                 parts.iter_mut().find(|p| p.get("functionCall").is_some())
             {
                 if !first_call.contains_key("thoughtSignature") {
                     first_call.insert("thoughtSignature".into(), SKIP_SIGNATURE_VALIDATOR.into());
+                    bypassed += 1;
                 }
             }
+        }
+        if bypassed > 0 {
+            warnings.push(format!(
+                "gemini: {bypassed} replayed function call(s) without a thought signature sent with {SKIP_SIGNATURE_VALIDATOR:?}"
+            ));
         }
     }
 
@@ -762,7 +811,15 @@ fn clamp_budget(budget: u64, model: &str, max_tokens: Option<u64>) -> u64 {
     b
 }
 
-fn thinking_config(req: &ChatRequest) -> Option<Value> {
+fn budget_value(b: u64, req: &ChatRequest, warnings: &mut Vec<String>) -> Value {
+    let c = clamp_budget(b, &req.model, req.max_tokens);
+    if c != b {
+        warnings.push(format!("gemini: thinking budget {b} clamped to {c}"));
+    }
+    c.into()
+}
+
+fn thinking_config(req: &ChatRequest, warnings: &mut Vec<String>) -> Option<Value> {
     let r = req.reasoning.as_ref()?;
     let model = req.model.as_str();
     let level_model = is_level_model(model);
@@ -771,10 +828,13 @@ fn thinking_config(req: &ChatRequest) -> Option<Value> {
     let mut cfg = Map::new();
     if disabled {
         if level_model {
-            // Gemini 3 cannot turn thinking off; the lowest level is the closest.
+            warnings.push(
+                "gemini: thinking cannot be disabled on Gemini 3; thinkingLevel low sent".into(),
+            );
             cfg.insert("thinkingLevel".into(), "low".into());
         } else if model.to_ascii_lowercase().contains("pro") {
-            // 2.5 Pro cannot turn thinking off: leave the default.
+            warnings
+                .push("gemini: thinking cannot be disabled on this Pro model; default kept".into());
             return None;
         } else {
             cfg.insert("thinkingBudget".into(), 0.into());
@@ -785,15 +845,9 @@ fn thinking_config(req: &ChatRequest) -> Option<Value> {
     if let (true, Some(level)) = (level_model, level) {
         cfg.insert("thinkingLevel".into(), level.into());
     } else if let Some(b) = r.budget_tokens.filter(|b| *b > 0) {
-        cfg.insert(
-            "thinkingBudget".into(),
-            clamp_budget(b, model, req.max_tokens).into(),
-        );
+        cfg.insert("thinkingBudget".into(), budget_value(b, req, warnings));
     } else if let Some(b) = effort.as_deref().and_then(effort_budget) {
-        cfg.insert(
-            "thinkingBudget".into(),
-            clamp_budget(b, model, req.max_tokens).into(),
-        );
+        cfg.insert("thinkingBudget".into(), budget_value(b, req, warnings));
     } else if r.adaptive {
         cfg.insert("thinkingBudget".into(), (-1).into());
     }
@@ -801,9 +855,14 @@ fn thinking_config(req: &ChatRequest) -> Option<Value> {
     Some(Value::Object(cfg))
 }
 
-pub(crate) fn encode_request(req: &ChatRequest) -> Result<Value, CodecError> {
+/// IR → Gemini request body, with what was dropped or rewritten.
+pub(crate) fn encode_request(req: &ChatRequest) -> Result<(Value, Vec<String>), CodecError> {
+    let mut warnings = Vec::new();
     let mut body = Map::new();
-    body.insert("contents".into(), Value::Array(encode_contents(req)));
+    body.insert(
+        "contents".into(),
+        Value::Array(encode_contents(req, &mut warnings)),
+    );
 
     let system: Vec<Value> = req
         .system
@@ -841,6 +900,9 @@ pub(crate) fn encode_request(req: &ChatRequest) -> Result<Value, CodecError> {
             };
             body.insert("toolConfig".into(), json!({ "functionCallingConfig": fc }));
         }
+        if req.parallel_tool_calls == Some(false) {
+            warnings.push("gemini: parallel_tool_calls=false has no Gemini equivalent".into());
+        }
     }
 
     let mut gc = Map::new();
@@ -862,6 +924,10 @@ pub(crate) fn encode_request(req: &ChatRequest) -> Result<Value, CodecError> {
     if let Some(s) = req.seed {
         gc.insert("seed".into(), s.into());
     }
+    if req.presence_penalty.is_some() || req.frequency_penalty.is_some() {
+        // Several Gemini models reject the penalties outright (400).
+        warnings.push("gemini: presence/frequency penalty dropped".into());
+    }
     match &req.response_format {
         Some(ResponseFormat::JsonSchema { schema, .. }) => {
             gc.insert("responseMimeType".into(), "application/json".into());
@@ -872,13 +938,13 @@ pub(crate) fn encode_request(req: &ChatRequest) -> Result<Value, CodecError> {
         }
         Some(ResponseFormat::Text) | None => {}
     }
-    if let Some(tc) = thinking_config(req) {
+    if let Some(tc) = thinking_config(req, &mut warnings) {
         gc.insert("thinkingConfig".into(), tc);
     }
     if !gc.is_empty() {
         body.insert("generationConfig".into(), Value::Object(gc));
     }
-    Ok(Value::Object(body))
+    Ok((Value::Object(body), warnings))
 }
 
 #[cfg(test)]

@@ -639,7 +639,12 @@ fn encodes_an_ir_conversation_for_gemini() {
         }),
         ..Default::default()
     };
-    let out = GeminiCodec.encode_request(&req, "whatever").unwrap();
+    let (out, warnings) = GeminiCodec.encode_request_warned(&req, "whatever").unwrap();
+    assert_eq!(out, GeminiCodec.encode_request(&req, "whatever").unwrap());
+    let w = warnings.join("\n");
+    assert!(w.contains("fileData"), "{w}");
+    assert!(w.contains("clamped to 4095"), "{w}");
+    assert_eq!(warnings.len(), 2, "{w}");
     assert_eq!(
         out["systemInstruction"],
         json!({"parts": [{"text": "sys a"}, {"text": "sys b"}]})
@@ -673,7 +678,7 @@ fn encodes_an_ir_conversation_for_gemini() {
     assert_eq!(
         out["tools"],
         json!([{"functionDeclarations": [{"name": "lookup", "description": "find",
-            "parameters": {"type": "object", "properties": {"k": {"type": "string", "description": "default: \"x\""}}}}]}])
+            "parameters": {"type": "object", "properties": {"k": {"type": "string", "description": "default: x"}}}}]}])
     );
     assert_eq!(
         out["toolConfig"],
@@ -798,9 +803,13 @@ fn gemini3_replayed_calls_without_signature_get_the_documented_bypass() {
         ],
         ..Default::default()
     };
-    let g3 = GeminiCodec
-        .encode_request(&history("gemini-3-pro-preview"), "")
+    let (g3, warnings) = GeminiCodec
+        .encode_request_warned(&history("gemini-3-pro-preview"), "")
         .unwrap();
+    assert!(
+        warnings[0].contains("skip_thought_signature_validator"),
+        "{warnings:?}"
+    );
     let parts = &g3["contents"][1]["parts"];
     assert_eq!(
         parts[0]["thoughtSignature"],
@@ -817,4 +826,50 @@ fn gemini3_replayed_calls_without_signature_get_the_documented_bypass() {
         .map(|p| p.get("thoughtSignature").is_some())
         .collect();
     assert_eq!(seen, HashSet::from([false]));
+}
+
+#[test]
+fn encoder_reports_what_it_drops() {
+    let req = ChatRequest {
+        model: "gemini-2.5-pro".into(),
+        messages: vec![
+            omniroute_ir::Message {
+                role: Role::Assistant,
+                content: vec![Part::Reasoning {
+                    text: "only thoughts".into(),
+                    signature: Some("lonely".into()),
+                    redacted: None,
+                    encrypted: None,
+                    id: None,
+                }],
+            },
+            omniroute_ir::Message {
+                role: Role::User,
+                content: vec![Part::ToolResult {
+                    call_id: "ghost".into(),
+                    name: None,
+                    content: vec![Part::Text { text: "42".into() }],
+                    is_error: false,
+                }],
+            },
+        ],
+        presence_penalty: Some(0.5),
+        reasoning: Some(omniroute_ir::Reasoning {
+            disabled: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (out, warnings) = GeminiCodec.encode_request_warned(&req, "").unwrap();
+    let w = warnings.join("\n");
+    for needle in ["signature", "unknown_tool", "penalty", "cannot be disabled"] {
+        assert!(w.contains(needle), "{needle} missing: {w}");
+    }
+    // The reasoning-only model turn has nothing Gemini can carry: it is left out.
+    assert_eq!(out["contents"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        out["contents"][0]["parts"][0]["functionResponse"],
+        json!({"name": "unknown_tool", "id": "ghost", "response": {"result": "42"}})
+    );
+    assert!(out.get("generationConfig").is_none());
 }

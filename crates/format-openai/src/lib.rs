@@ -37,6 +37,14 @@ impl OpenAiCodec {
 }
 
 impl Codec for OpenAiCodec {
+    fn encode_request_warned(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+    ) -> Result<(Value, Vec<String>), CodecError> {
+        self.encode_request_with_warnings(req, model)
+    }
+
     fn decode_request(&self, body: &[u8]) -> Result<ChatRequest, CodecError> {
         request::decode(body)
     }

@@ -201,6 +201,8 @@ pub enum FinishReason {
 /// `None` (never invented).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Every prompt token, cache reads and cache writes included (the OpenAI and Gemini
+    /// convention; the Anthropic codec converts at its edges).
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     /// Input tokens read from cache (OpenAI `cached_tokens`, Anthropic
@@ -356,6 +358,15 @@ pub trait Codec {
     /// IR → upstream request body. `model` is the upstream model id (Gemini ignores it: the
     /// model goes in the URL).
     fn encode_request(&self, req: &ChatRequest, model: &str) -> Result<Value, CodecError>;
+    /// Like `encode_request`, also returning what the encoder dropped or rewrote (logged by the
+    /// server). Codecs that produce such warnings override it.
+    fn encode_request_warned(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+    ) -> Result<(Value, Vec<String>), CodecError> {
+        self.encode_request(req, model).map(|v| (v, Vec::new()))
+    }
     /// Upstream non-stream response → IR.
     fn decode_response(&self, body: &[u8]) -> Result<ChatResponse, CodecError>;
     /// IR → client non-stream response. `model` is the name the client asked for.

@@ -13,23 +13,38 @@ use crate::text::{self, REASONING_SIGNATURE, REASONING_TEXT};
 /// Id of the `tool_use` block produced by `tools`.
 pub(crate) const TOOL_USE_ID: &str = "toolu_mock_1";
 
+/// The first `tool_result` block of a message, if any.
+fn tool_result_block(m: &Value) -> Option<&Value> {
+    m.get("content")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+}
+
 pub(crate) fn parse(v: &Value) -> Parsed {
-    let user_text = v
+    let msgs: &[Value] = v
         .get("messages")
         .and_then(Value::as_array)
-        .and_then(|msgs| {
-            msgs.iter()
-                .rev()
-                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        })
-        .and_then(|m| m.get("content"))
-        .and_then(text::content_text);
+        .map_or(&[], Vec::as_slice);
+    let is_user = |m: &&Value| m.get("role").and_then(Value::as_str) == Some("user");
+    let tool_result = msgs
+        .last()
+        .filter(is_user)
+        .and_then(tool_result_block)
+        .map(|b| text::result_text(b.get("content").unwrap_or(&Value::Null)));
+    let user_text = msgs
+        .iter()
+        .rev()
+        .filter(is_user)
+        .filter(|m| tool_result_block(m).is_none())
+        .find_map(|m| m.get("content").and_then(text::content_text));
     Parsed {
         model: text::str_field(v, "model", "mock-small"),
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
         include_usage: false,
         tool_name: text::first_tool_name(v),
         user_text,
+        tool_result,
     }
 }
 

@@ -11,24 +11,39 @@ use crate::handler::{
 use crate::stream::{write_json, Frames};
 use crate::text::{self, REASONING_SIGNATURE, REASONING_TEXT};
 
+/// The first `functionResponse` of a content, if any.
+fn function_response(c: &Value) -> Option<&Value> {
+    c.get("parts")
+        .and_then(Value::as_array)?
+        .iter()
+        .find_map(|p| {
+            p.get("functionResponse")
+                .or_else(|| p.get("function_response"))
+        })
+}
+
 pub(crate) fn parse(v: &Value, model: &str, stream: bool) -> Parsed {
-    let user_text = v
+    let contents: &[Value] = v
         .get("contents")
         .and_then(Value::as_array)
-        .and_then(|contents| {
-            contents
-                .iter()
-                .rev()
-                .find(|c| matches!(c.get("role").and_then(Value::as_str), None | Some("user")))
-        })
-        .and_then(|c| c.get("parts"))
-        .and_then(text::content_text);
+        .map_or(&[], Vec::as_slice);
+    let tool_result = contents
+        .last()
+        .and_then(function_response)
+        .map(|r| text::result_text(r.get("response").unwrap_or(&Value::Null)));
+    let user_text = contents
+        .iter()
+        .rev()
+        .filter(|c| matches!(c.get("role").and_then(Value::as_str), None | Some("user")))
+        .filter(|c| function_response(c).is_none())
+        .find_map(|c| c.get("parts").and_then(text::content_text));
     Parsed {
         model: model.to_owned(),
         stream,
         include_usage: false,
         tool_name: text::first_tool_name(v),
         user_text,
+        tool_result,
     }
 }
 

@@ -17,16 +17,20 @@ const FINGERPRINT: &str = "fp_mock";
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
 pub(crate) fn parse(v: &Value) -> Parsed {
-    let user_text = v
+    let msgs: &[Value] = v
         .get("messages")
         .and_then(Value::as_array)
-        .and_then(|msgs| {
-            msgs.iter()
-                .rev()
-                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        })
-        .and_then(|m| m.get("content"))
-        .and_then(text::content_text);
+        .map_or(&[], Vec::as_slice);
+    let role = |m: &Value| m.get("role").and_then(Value::as_str).map(str::to_owned);
+    let tool_result = msgs
+        .last()
+        .filter(|m| matches!(role(m).as_deref(), Some("tool" | "function")))
+        .map(|m| text::result_text(m.get("content").unwrap_or(&Value::Null)));
+    let user_text = msgs
+        .iter()
+        .rev()
+        .filter(|m| role(m).as_deref() == Some("user"))
+        .find_map(|m| m.get("content").and_then(text::content_text));
     Parsed {
         model: text::str_field(v, "model", "mock-small"),
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
@@ -36,6 +40,7 @@ pub(crate) fn parse(v: &Value) -> Parsed {
             .unwrap_or(false),
         tool_name: text::first_tool_name(v),
         user_text,
+        tool_result,
     }
 }
 

@@ -13,21 +13,32 @@ use crate::stream::{sse_event, Frames};
 use crate::text::{self, CREATED, REASONING_TEXT, TOOL_ARGS};
 
 pub(crate) fn parse(v: &Value) -> Parsed {
-    let user_text = match v.get("input") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .rev()
-            .find(|i| {
-                i.get("role").and_then(Value::as_str) == Some("user")
-                    && matches!(
+    let (user_text, tool_result) = match v.get("input") {
+        Some(Value::String(s)) => (Some(s.clone()), None),
+        Some(Value::Array(items)) => {
+            let tool_result = items
+                .last()
+                .filter(|i| {
+                    matches!(
                         i.get("type").and_then(Value::as_str),
-                        None | Some("message")
+                        Some("function_call_output" | "custom_tool_call_output")
                     )
-            })
-            .and_then(|i| i.get("content"))
-            .and_then(text::content_text),
-        _ => None,
+                })
+                .map(|i| text::result_text(i.get("output").unwrap_or(&Value::Null)));
+            let user_text = items
+                .iter()
+                .rev()
+                .filter(|i| {
+                    i.get("role").and_then(Value::as_str) == Some("user")
+                        && matches!(
+                            i.get("type").and_then(Value::as_str),
+                            None | Some("message")
+                        )
+                })
+                .find_map(|i| i.get("content").and_then(text::content_text));
+            (user_text, tool_result)
+        }
+        _ => (None, None),
     };
     Parsed {
         model: text::str_field(v, "model", "mock-small"),
@@ -35,6 +46,7 @@ pub(crate) fn parse(v: &Value) -> Parsed {
         include_usage: false,
         tool_name: text::first_tool_name(v),
         user_text,
+        tool_result,
     }
 }
 

@@ -3,7 +3,8 @@
 //! Syntax: directives separated by `;` or `,`, each `key` or `key=value`
 //! (keys are case-insensitive, `-` and `_` are interchangeable). `usage=P,C`
 //! keeps its comma: a bare number right after `usage=P` is its completion count
-//! (`usage=P:C` and `usage=P/C` work too). Unknown directives are ignored.
+//! (`usage=P:C` and `usage=P/C` work too). Separators inside a JSON object
+//! (`call=NAME:{"a":1,"b":2}`) do not split. Unknown directives are ignored.
 
 /// The marker that introduces in-text directives: `[[mock:chunks=3;delay=10]]`.
 pub(crate) const MARKER: &str = "[[mock:";
@@ -25,6 +26,10 @@ pub(crate) struct Script {
     pub garbage: bool,
     pub tools: bool,
     pub reasoning: bool,
+    /// `call=NAME[:{json args}]`: call the request's tool of that name.
+    pub call: Option<String>,
+    /// The raw JSON arguments of `call` (synthesized from the schema when absent).
+    pub call_args: Option<String>,
     pub usage_prompt: Option<u64>,
     pub usage_completion: Option<u64>,
 }
@@ -33,7 +38,7 @@ impl Script {
     /// Merge the directives of `spec` into `self` (later directives win).
     pub(crate) fn parse(&mut self, spec: &str) {
         let mut usage_open = false;
-        for token in spec.split([';', ',']) {
+        for token in split_directives(spec) {
             let token = token.trim();
             if token.is_empty() {
                 continue;
@@ -74,6 +79,15 @@ impl Script {
                 "garbage" => self.garbage = flag(value),
                 "tools" | "tool" => self.tools = flag(value),
                 "reasoning" | "thinking" => self.reasoning = flag(value),
+                "call" => {
+                    let v = value.unwrap_or("");
+                    let (name, args) = match v.split_once(':') {
+                        Some((n, a)) => (n.trim(), Some(a.trim())),
+                        None => (v, None),
+                    };
+                    self.call = (!name.is_empty()).then(|| name.to_owned());
+                    self.call_args = args.filter(|a| !a.is_empty()).map(str::to_owned);
+                }
                 "usage" => {
                     let v = value.unwrap_or("");
                     match v.split_once([':', '/']) {
@@ -93,6 +107,84 @@ impl Script {
     }
 }
 
+/// Split a directive list on `;` and `,`, except inside JSON objects/arrays
+/// opened by `{` (and the strings within them).
+fn split_directives(spec: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut scan = JsonScan::default();
+    for (i, c) in spec.char_indices() {
+        if scan.step(c) && (c == ';' || c == ',') {
+            out.push(&spec[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&spec[start..]);
+    out
+}
+
+/// Tracks `{...}` nesting (and `[...]` inside it) and JSON strings, char by char.
+#[derive(Default)]
+struct JsonScan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonScan {
+    /// Feed one char; true when `c` is outside any JSON object (depth 0, not in a string).
+    fn step(&mut self, c: char) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == '\\' {
+                self.escaped = true;
+            } else if c == '"' {
+                self.in_string = false;
+            }
+            return false;
+        }
+        match c {
+            '{' => {
+                self.depth += 1;
+                false
+            }
+            '[' if self.depth > 0 => {
+                self.depth += 1;
+                false
+            }
+            '}' | ']' if self.depth > 0 => {
+                self.depth -= 1;
+                false
+            }
+            '"' if self.depth > 0 => {
+                self.in_string = true;
+                false
+            }
+            _ => self.depth == 0,
+        }
+    }
+}
+
+/// End (byte offset of the closing `]]`) of a marker body starting at `body`,
+/// skipping `]]` inside JSON objects.
+fn marker_end(body: &str) -> Option<usize> {
+    let mut scan = JsonScan::default();
+    let mut prev_close = false;
+    for (i, c) in body.char_indices() {
+        let outside = scan.step(c);
+        if outside && c == ']' {
+            if prev_close {
+                return Some(i - 1);
+            }
+            prev_close = true;
+        } else {
+            prev_close = false;
+        }
+    }
+    None
+}
+
 /// A boolean directive: bare `key` means on; `key=0|false|off|no` means off.
 fn flag(value: Option<&str>) -> bool {
     !matches!(
@@ -110,7 +202,7 @@ pub(crate) fn take_markers(text: &str, script: &mut Script) -> String {
     let mut found = false;
     while let Some(start) = rest.find(MARKER) {
         let after = &rest[start + MARKER.len()..];
-        let Some(end) = after.find("]]") else { break };
+        let Some(end) = marker_end(after) else { break };
         script.parse(&after[..end]);
         out.push_str(&rest[..start]);
         rest = &after[end + 2..];
@@ -167,6 +259,38 @@ mod tests {
         assert_eq!(s.chunks, Some(1));
         assert!(s.error_event);
         assert!(!s.tools);
+    }
+
+    #[test]
+    fn call_with_and_without_args() {
+        let s = parsed("call=Read");
+        assert_eq!(s.call.as_deref(), Some("Read"));
+        assert_eq!(s.call_args, None);
+        let s = parsed(r#"chunks=2; call=exec_command:{"cmd":"cat a, b; c","n":[1,2]}, delay=5"#);
+        assert_eq!(s.call.as_deref(), Some("exec_command"));
+        assert_eq!(
+            s.call_args.as_deref(),
+            Some(r#"{"cmd":"cat a, b; c","n":[1,2]}"#)
+        );
+        assert_eq!((s.chunks, s.delay_ms), (Some(2), 5));
+        let s = parsed(r#"call=x:{"s":"q\"}, ;"}"#);
+        assert_eq!(s.call_args.as_deref(), Some(r#"{"s":"q\"}, ;"}"#));
+        let s = parsed(r#"call=x:{"s":"q\\"}, tools"#);
+        assert_eq!(s.call_args.as_deref(), Some(r#"{"s":"q\\"}"#));
+        assert!(s.tools);
+        assert_eq!(parsed("call=").call, None);
+    }
+
+    #[test]
+    fn marker_end_skips_json() {
+        let mut s = Script::default();
+        let t = take_markers(
+            r#"please [[mock:call=f:{"a":[[1]],"b":"]]"}]] read it"#,
+            &mut s,
+        );
+        assert_eq!(t, "please  read it");
+        assert_eq!(s.call.as_deref(), Some("f"));
+        assert_eq!(s.call_args.as_deref(), Some(r#"{"a":[[1]],"b":"]]"}"#));
     }
 
     #[test]

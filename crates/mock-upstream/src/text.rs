@@ -20,6 +20,12 @@ pub(crate) const TOOL_ARGS: &str = r#"{"location":"Paris"}"#;
 pub(crate) const TOOL_FRAGMENTS: usize = 3;
 /// Tool name used when the request declares no tools.
 pub(crate) const DEFAULT_TOOL: &str = "get_weather";
+/// String argument synthesized for a required property whose name mentions a path or file.
+pub(crate) const SYNTH_PATH: &str = "/tmp/omniroute-cli-e2e/hello.txt";
+/// String argument synthesized for any other required string property.
+pub(crate) const SYNTH_STRING: &str = "hello";
+/// How much of a tool result the `done: ...` answer quotes (chars).
+pub(crate) const DONE_CHARS: usize = 80;
 /// Fixed `created` timestamp (keeps responses deterministic).
 pub(crate) const CREATED: u64 = 1_700_000_000;
 
@@ -165,6 +171,156 @@ pub(crate) fn first_tool_name(v: &Value) -> Option<String> {
         }
     }
     None
+}
+
+/// The JSON schema of the function tool named `name` declared in a request
+/// of any format (`Value::Null` when it has none), or `None` when no such tool
+/// is declared. Looks at OpenAI `tools[].function` and `functions[]`,
+/// Anthropic/Responses `tools[]` (also inside Responses `namespace` groups) and
+/// Gemini `tools[].functionDeclarations[]`.
+pub(crate) fn find_tool(v: &Value, name: &str) -> Option<Value> {
+    fn schema_of(decl: &Value) -> Value {
+        [
+            "parameters",
+            "input_schema",
+            "parametersJsonSchema",
+            "parameters_json_schema",
+        ]
+        .iter()
+        .find_map(|k| decl.get(*k).filter(|s| s.is_object()))
+        .cloned()
+        .unwrap_or(Value::Null)
+    }
+    fn search(tools: &[Value], name: &str) -> Option<Value> {
+        for tool in tools {
+            if let Some(f) = tool.get("function").filter(|f| f.is_object()) {
+                if f.get("name").and_then(Value::as_str) == Some(name) {
+                    return Some(schema_of(f));
+                }
+                continue;
+            }
+            for key in ["functionDeclarations", "function_declarations"] {
+                if let Some(decls) = tool.get(key).and_then(Value::as_array) {
+                    if let Some(d) = decls
+                        .iter()
+                        .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+                    {
+                        return Some(schema_of(d));
+                    }
+                }
+            }
+            let kind = tool.get("type").and_then(Value::as_str);
+            if kind == Some("namespace") {
+                if let Some(found) = tool
+                    .get("tools")
+                    .and_then(Value::as_array)
+                    .and_then(|inner| search(inner, name))
+                {
+                    return Some(found);
+                }
+                continue;
+            }
+            if tool.get("name").and_then(Value::as_str) == Some(name) {
+                return Some(schema_of(tool));
+            }
+        }
+        None
+    }
+    ["tools", "functions"]
+        .iter()
+        .filter_map(|k| v.get(*k).and_then(Value::as_array))
+        .find_map(|tools| search(tools, name))
+}
+
+/// Plausible arguments for a tool with JSON schema `schema`: every required
+/// property gets a value (strings: [`SYNTH_PATH`] when the name contains
+/// `path` or `file`, else [`SYNTH_STRING`], or the first `enum` value;
+/// numbers 1; booleans false; arrays empty; objects recursively).
+pub(crate) fn synth_args(schema: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    let props = schema.get("properties");
+    let required = schema.get("required").and_then(Value::as_array);
+    for name in required.into_iter().flatten().filter_map(Value::as_str) {
+        let prop = props.and_then(|p| p.get(name)).unwrap_or(&Value::Null);
+        out.insert(name.to_owned(), synth_value(name, prop));
+    }
+    Value::Object(out)
+}
+
+fn synth_value(name: &str, prop: &Value) -> Value {
+    if let Some(first) = prop.get("enum").and_then(|e| e.get(0)) {
+        return first.clone();
+    }
+    let kind = match prop.get("type") {
+        Some(Value::String(t)) => Some(t.to_ascii_lowercase()),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| !t.eq_ignore_ascii_case("null"))
+            .map(str::to_ascii_lowercase),
+        _ => None,
+    };
+    let kind = kind.or_else(|| {
+        ["anyOf", "oneOf"]
+            .iter()
+            .filter_map(|k| prop.get(*k).and_then(Value::as_array))
+            .flatten()
+            .filter_map(|b| b.get("type").and_then(Value::as_str))
+            .find(|t| !t.eq_ignore_ascii_case("null"))
+            .map(str::to_ascii_lowercase)
+    });
+    match kind.as_deref() {
+        Some("number" | "integer") => Value::from(1),
+        Some("boolean") => Value::Bool(false),
+        Some("array") => Value::Array(Vec::new()),
+        Some("object") => synth_args(prop),
+        _ => {
+            let lower = name.to_ascii_lowercase();
+            if lower.contains("path") || lower.contains("file") {
+                Value::from(SYNTH_PATH)
+            } else {
+                Value::from(SYNTH_STRING)
+            }
+        }
+    }
+}
+
+/// The text of a tool result in any format: a string; the `text` of the parts
+/// of an array (joined by newlines); for an object (Gemini `response`), its
+/// `output`/`content`/`result`/`text`/`error` member, else its JSON.
+pub(crate) fn result_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(parts) => {
+            let texts: Vec<String> = parts
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => s.clone(),
+                    _ => p
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| result_text(p.get("content").unwrap_or(&Value::Null))),
+                })
+                .filter(|t| !t.is_empty())
+                .collect();
+            texts.join("\n")
+        }
+        Value::Object(map) => ["output", "content", "result", "text", "error"]
+            .iter()
+            .find_map(|k| map.get(*k).filter(|x| !x.is_null()))
+            .map(result_text)
+            .unwrap_or_else(|| v.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// `done: <first DONE_CHARS chars of the tool result>`.
+pub(crate) fn done_text(result: &str) -> String {
+    let mut out = String::from("done: ");
+    out.extend(result.chars().take(DONE_CHARS));
+    out
 }
 
 /// Eight deterministic floats in [-1, 1] derived from `text`, L2-normalised.

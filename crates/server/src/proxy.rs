@@ -694,11 +694,8 @@ async fn handle(
             }
         }
     } else {
-        let ir = match omniroute_translate::decode_request(call.format, &bytes, Some(&model)) {
-            Ok(mut r) => {
-                r.stream = stream;
-                r
-            }
+        let mut ir = match omniroute_translate::decode_request(call.format, &bytes, Some(&model)) {
+            Ok(r) => r,
             Err(e) => {
                 return ex.fail(
                     ApiError::invalid(format!("invalid {} request: {e}", call.format))
@@ -706,15 +703,13 @@ async fn handle(
                 )
             }
         };
+        ir.stream = stream;
+        let encoded =
+            omniroute_translate::encode_request(provider.format, &mut ir, &upstream_model);
         for w in &ir.warnings {
             tracing::info!(request_id = %rid.0, from = %call.format, to = %provider.format, "translation: {w}");
         }
-        match omniroute_translate::encode_request(provider.format, &ir, &upstream_model).and_then(
-            |v| {
-                serde_json::to_vec(&v)
-                    .map_err(|e| omniroute_translate::ir::CodecError::new(e.to_string()))
-            },
-        ) {
+        let (value, warnings) = match encoded {
             Ok(v) => v,
             Err(e) => {
                 return ex.fail(
@@ -724,6 +719,17 @@ async fn handle(
                     ))
                     .with_code("untranslatable_request"),
                 )
+            }
+        };
+        for w in &warnings {
+            tracing::info!(request_id = %rid.0, from = %call.format, to = %provider.format, "translation: {w}");
+        }
+        match serde_json::to_vec(&value) {
+            Ok(v) => v,
+            Err(e) => {
+                return ex.fail(ApiError::internal(format!(
+                    "could not encode the upstream request: {e}"
+                )))
             }
         }
     };

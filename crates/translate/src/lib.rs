@@ -44,15 +44,15 @@ pub fn decode_request(
     Ok(req)
 }
 
-/// Encode `req` for an upstream of `upstream` format, with the upstream model id.
+/// Encode `req` for an upstream of `upstream` format, with the upstream model id. Returns the
+/// body and what the encoder dropped or rewrote.
 pub fn encode_request(
     upstream: ApiFormat,
-    req: &ChatRequest,
+    req: &mut ChatRequest,
     upstream_model: &str,
-) -> Result<Value, CodecError> {
-    let mut req = req.clone();
+) -> Result<(Value, Vec<String>), CodecError> {
     req.model = upstream_model.to_string();
-    codec(upstream).encode_request(&req, upstream_model)
+    codec(upstream).encode_request_warned(req, upstream_model)
 }
 
 /// Translate a non-stream upstream response body into the client's format. Returns the body and
