@@ -78,8 +78,13 @@ def main():
     mock, mock_url = start(["taskset", "-c", LOAD_CORE, str(TARGET / "mock-upstream"), "--port", "0", "--no-record"],
                            "listening on")
     cfg = tmp / "bench.toml"
-    cfg.write_text(f'[[nodes]]\nid = "mock"\nformat = "openai"\nbase_url = "{mock_url}/v1"\n'
-                   f'api_key = "sk-bench-0123456789"\nmodels = ["mock-small"]\n')
+    nodes = f'[[nodes]]\nid = "mock"\nformat = "openai"\nbase_url = "{mock_url}/v1"\n' \
+            f'api_key = "sk-bench-0123456789"\nmodels = ["mock-small"]\n'
+    for fmt in ("openai", "anthropic", "gemini", "responses"):
+        base = f"{mock_url}/v1beta" if fmt == "gemini" else f"{mock_url}/v1"
+        nodes += f'[[nodes]]\nid = "up-{fmt}"\nformat = "{fmt}"\nbase_url = "{base}"\n' \
+                 f'api_key = "sk-bench-0123456789"\nmodels = ["mock-small"]\n'
+    cfg.write_text(nodes)
     gw_cmd = ["taskset", "-c", GW_CORE, str(TARGET / "omniroute"), "--no-open", "--data-dir", str(tmp / "data"),
               "--config", str(cfg)]
     gw, gw_url = start(gw_cmd + ["--port", "0"], "listening on")
@@ -149,6 +154,46 @@ def main():
         "added_ttfb_p99_us": fb(1, "p99") - fb(0, "p99"),
         "direct_total_p50_us": tot(0), "gateway_total_p50_us": tot(1),
     }
+
+    # 3b. translated paths vs pass-through: added latency (c=1) and throughput (c=32)
+    prompt = [{"role": "user", "content": "Write a haiku about latency."}]
+    pairs = {
+        "openai->anthropic": (f"{gw_url}/v1/chat/completions", {"model": "up-anthropic/mock-small", "messages": prompt},
+                              f"{mock_url}/v1/messages", {"model": "mock-small", "max_tokens": 256, "messages": prompt}),
+        "anthropic->gemini": (f"{gw_url}/v1/messages", {"model": "up-gemini/mock-small", "max_tokens": 256, "messages": prompt},
+                              f"{mock_url}/v1beta/models/mock-small:generateContent",
+                              {"contents": [{"role": "user", "parts": [{"text": prompt[0]["content"]}]}]}),
+        "responses->openai": (f"{gw_url}/v1/responses", {"model": "up-openai/mock-small", "input": prompt[0]["content"]},
+                              direct, body_direct),
+    }
+    translated = {}
+    for name, (gurl, gbody, durl, dbody) in pairs.items():
+        lat = []
+        for _ in range(ROUNDS):
+            d = load(durl, dbody, 1, 3000)
+            g = load(gurl, gbody, 1, 3000)
+            p = load(via, body_via, 1, 3000)  # pass-through in the same round
+            lat.append((g["latency_us"]["p50"] - d["latency_us"]["p50"], p["latency_us"]["p50"] - results["c1"]["direct_us"]["p50"]))
+        rps = []
+        for _ in range(ROUNDS):
+            rps.append((load(gurl, gbody, 32, 20000)["rps"], load(via, body_via, 32, 20000)["rps"]))
+        added = median([a for a, _ in lat])
+        added_pt = median([b for _, b in lat])
+        t_rps, p_rps = median([a for a, _ in rps]), median([b for _, b in rps])
+        translated[name] = {
+            "added_p50_us": added, "passthrough_added_p50_us": added_pt,
+            "latency_ratio": round(added / max(added_pt, 1), 2),
+            "rps": round(t_rps), "passthrough_rps": round(p_rps), "throughput_ratio": round(t_rps / p_rps, 3),
+        }
+    sd = dict(body_direct, stream=True, messages=[{"role": "user", "content": "[[mock:chunks=50]] stream"}])
+    sa = {"model": "up-openai/mock-small", "max_tokens": 256, "stream": True,
+          "messages": [{"role": "user", "content": "[[mock:chunks=50]] stream"}]}
+    st = [(load(direct, sd, 1, 1500), load(f"{gw_url}/v1/messages", sa, 1, 1500)) for _ in range(ROUNDS)]
+    translated["stream50 anthropic->openai"] = {
+        "added_ttfb_p50_us": median([g["first_byte_us"]["p50"] - d["first_byte_us"]["p50"] for d, g in st]),
+        "passthrough_added_ttfb_p50_us": results["stream50"]["added_ttfb_p50_us"],
+    }
+    results["translated"] = translated
 
     # 4. RSS under concurrency 256
     peak = [0.0]

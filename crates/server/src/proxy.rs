@@ -537,9 +537,9 @@ fn upstream_headers(
                 }
             }
         }
-        if !has_version
-            && !(client == ApiFormat::Anthropic && client_headers.contains_key("anthropic-version"))
-        {
+        let client_sent_version =
+            client == ApiFormat::Anthropic && client_headers.contains_key("anthropic-version");
+        if !(has_version || client_sent_version) {
             b = b.header("anthropic-version", "2023-06-01");
         }
     }
