@@ -523,3 +523,49 @@ async fn model_lists_in_each_client_shape() {
             >= 1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn normalized_providers_are_sanitized_even_in_the_same_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = format!(
+        "[providers.groq]\nbase_url = \"{}/v1\"\n\n[[connections]]\nprovider = \"groq\"\nname = \"k\"\napi_key = \"{UPSTREAM_SECRET}\"\n",
+        mock.url()
+    );
+    let path = dir.path().join("omniroute.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let gw = Launch::new(dir.path())
+        .arg("--config")
+        .arg(path.to_str().unwrap())
+        .start()
+        .await;
+    let (status, body) = send(&gw, "openai", "groq/llama-x", "hi there", false, false).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "echo: hi there");
+    assert!(
+        v.get("system_fingerprint").is_none(),
+        "non-standard fields are stripped: {body}"
+    );
+    assert_eq!(
+        v["model"], "groq/llama-x",
+        "the client's model name is reported"
+    );
+    let (status, body) = send(
+        &gw,
+        "openai",
+        "groq/llama-x",
+        "[[mock:reasoning]] think first",
+        true,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(text_of("openai", &body, true), "echo: think first");
+    assert!(body.contains("reasoning_content"), "{body}");
+    assert_well_terminated("openai", &body);
+    // the request went out as a clean OpenAI body with the upstream model id
+    let sent = mock.last_request().unwrap().json().unwrap();
+    assert_eq!(sent["model"], "llama-x");
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+}

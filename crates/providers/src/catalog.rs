@@ -96,6 +96,14 @@ pub struct ProviderSpec {
     pub website: Option<String>,
     #[serde(default)]
     pub models: Vec<ModelSpec>,
+    /// Send even same-format traffic through the translator (sanitized responses, `<think>`
+    /// moved to reasoning): for OpenAI-compatible providers that add non-standard fields or
+    /// serve models that put their reasoning in the content.
+    #[serde(default)]
+    pub normalize: bool,
+    /// The provider rejects the system role: the system prompt goes into the first user turn.
+    #[serde(default)]
+    pub system_as_user: bool,
     /// True for user-defined custom nodes.
     #[serde(default, skip_deserializing)]
     pub custom: bool,

@@ -209,6 +209,8 @@ mod tests {
                     kind: ModelType::Chat,
                 })
                 .collect(),
+            normalize: false,
+            system_as_user: false,
             custom: false,
         }
     }

@@ -669,7 +669,8 @@ async fn handle(
     ex.row.connection_id = Some(conn.id.clone());
     ex.row.upstream_model = Some(upstream_model.clone());
 
-    let passthrough = provider.format == call.format;
+    let passthrough =
+        provider.format == call.format && !provider.normalize && !provider.system_as_user;
     let include_usage = call.format == ApiFormat::Openai
         && req
             .get("stream_options")

@@ -192,6 +192,8 @@ pub async fn build_snapshot(
             headers,
             website: None,
             models: Vec::new(),
+            normalize: false,
+            system_as_user: false,
             custom: true,
         });
     }

@@ -191,6 +191,36 @@ impl StreamTranslator {
     }
 }
 
+/// For upstreams that reject the system role: the system prompt becomes the opening text of the
+/// first user turn (a user turn is added when the conversation starts otherwise).
+pub fn system_into_first_user_turn(req: &mut ChatRequest) {
+    use omniroute_ir::{Message, Part, Role};
+    let text = req.system.join("\n\n");
+    req.system.clear();
+    if text.is_empty() {
+        return;
+    }
+    req.warnings.push(
+        "system prompt moved into the first user turn (the provider rejects the system role)"
+            .into(),
+    );
+    match req.messages.first_mut() {
+        Some(m) if m.role == Role::User => m.content.insert(
+            0,
+            Part::Text {
+                text: format!("{text}\n\n"),
+            },
+        ),
+        _ => req.messages.insert(
+            0,
+            Message {
+                role: Role::User,
+                content: vec![Part::Text { text }],
+            },
+        ),
+    }
+}
+
 /// A local token estimate (about four characters per token) for `count_tokens` when the
 /// upstream cannot count: system, messages, and tool definitions.
 pub fn estimate_tokens(req: &ChatRequest) -> u64 {
@@ -216,4 +246,44 @@ pub fn estimate_tokens(req: &ChatRequest) -> u64 {
             + t.parameters.to_string().len();
     }
     (chars as u64).div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omniroute_ir::{Message, Part, Role};
+
+    #[test]
+    fn system_moves_into_the_first_user_turn() {
+        let mut req = ChatRequest {
+            system: vec!["be brief".into(), "be kind".into()],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::Text { text: "hi".into() }],
+            }],
+            ..Default::default()
+        };
+        system_into_first_user_turn(&mut req);
+        assert!(req.system.is_empty());
+        assert_eq!(
+            req.messages[0].content[0],
+            Part::Text {
+                text: "be brief\n\nbe kind\n\n".into()
+            }
+        );
+        assert_eq!(req.messages.len(), 1);
+        assert_eq!(req.warnings.len(), 1);
+        let mut req = ChatRequest {
+            system: vec!["sys".into()],
+            messages: vec![Message {
+                role: Role::Assistant,
+                content: vec![],
+            }],
+            ..Default::default()
+        };
+        system_into_first_user_turn(&mut req);
+        assert_eq!(req.messages[0].role, Role::User);
+        assert_eq!(req.messages.len(), 2);
+        assert!(estimate_tokens(&req) >= 1);
+    }
 }
