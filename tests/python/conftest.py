@@ -1,7 +1,14 @@
-"""Session fixtures: a real mock-upstream and a real omniroute gateway, driven by the openai SDK.
+"""Session fixtures: a real mock-upstream and a real omniroute gateway, driven by the official SDKs
+(`openai` chat + responses, `anthropic`, `google-genai`).
 
 Binaries come from $MOCK_UPSTREAM_BIN / $OMNIROUTE_BIN, else <repo>/target/debug/<name>
 (build them with `cargo build -p omniroute -p mock-upstream`).
+
+Besides the `mock` node used by test_openai_sdk.py, the gateway gets one custom node per upstream
+format, all pointing at the same mock-upstream: `up-openai`, `up-anthropic`, `up-gemini` and
+`up-responses`, each serving `mock-small`, so the model `up-<fmt>/mock-small` reaches the mock in
+that wire format. Combos `g-<fmt>` (one step: `up-<fmt>/mock-small`) give slash-free names.
+The `upstream` fixture parametrizes a test over the four formats.
 """
 
 from __future__ import annotations
@@ -16,14 +23,36 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import types as genai_types
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GATEWAY_KEY = "sk-or-pytest-key-0123456789abcdef"
 UPSTREAM_SECRET = "sk-upstream-secret-0123456789"
 MODEL = "mock/mock-small"
+
+# The four upstream wire formats a custom node can speak.
+UPSTREAM_FORMATS = ("openai", "anthropic", "gemini", "responses")
+# Tool-call ids the mock gives in each upstream format (Gemini has none: the gateway derives one).
+MOCK_CALL_IDS = {"openai": "call_mock_1", "anthropic": "toolu_mock_1", "responses": "call_mock_1",
+                 "gemini": None}
+# The reasoning text the mock streams with `[[mock:reasoning]]`.
+MOCK_REASONING = "Let me think about this step by step."
+
+
+def up_model(fmt: str) -> str:
+    """The model name that reaches the mock through the node speaking `fmt`."""
+    return f"up-{fmt}/mock-small"
+
+
+def combo_name(fmt: str) -> str:
+    """A slash-free combo whose only step is `up_model(fmt)`."""
+    return f"g-{fmt}"
+
 
 STARTUP_TIMEOUT_S = 30.0
 SHUTDOWN_TIMEOUT_S = 15.0
@@ -133,6 +162,28 @@ def mock_upstream(tmp_path_factory) -> str:
         _stop(proc)
 
 
+def _matrix_nodes(mock_upstream: str) -> str:
+    """One custom node per upstream format (plus a slash-free combo each), all on the mock."""
+    out = []
+    for fmt in UPSTREAM_FORMATS:
+        base = f"{mock_upstream}/v1beta" if fmt == "gemini" else f"{mock_upstream}/v1"
+        out.append(
+            f"""
+[[nodes]]
+id = "up-{fmt}"
+format = "{fmt}"
+base_url = "{base}"
+api_key = "{UPSTREAM_SECRET}"
+models = ["mock-small"]
+
+[[combos]]
+name = "{combo_name(fmt)}"
+models = ["{up_model(fmt)}"]
+"""
+        )
+    return "".join(out)
+
+
 @pytest.fixture(scope="session")
 def gateway_proc(tmp_path_factory, mock_upstream) -> Proc:
     workdir = tmp_path_factory.mktemp("omniroute")
@@ -146,6 +197,7 @@ base_url = "{mock_upstream}/v1"
 api_key = "{UPSTREAM_SECRET}"
 models = ["mock-small"]
 
+{_matrix_nodes(mock_upstream)}
 [[keys]]
 name = "pytest"
 key = "{GATEWAY_KEY}"
@@ -234,3 +286,84 @@ class Management:
 @pytest.fixture(scope="session")
 def management(gateway) -> Management:
     return Management(gateway)
+
+
+# Matrix: the four upstream formats, and one session client per SDK ------------------------------
+
+
+@pytest.fixture(scope="session")
+def mock_answers_tool_results(mock_upstream) -> bool:
+    """Whether this mock-upstream build answers `done: <result text>` when the conversation ends
+    with a tool result (newer builds; older ones echo the last user text). Probed once, directly
+    on the mock, so tool-result tests can assert the exact answer whichever build is running."""
+    body = {
+        "model": "mock-small",
+        "messages": [
+            {"role": "user", "content": "probe"},
+            {"role": "assistant", "content": None, "tool_calls": [{
+                "id": "call_probe", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_probe", "content": "probe result"},
+        ],
+    }
+    req = urllib.request.Request(
+        mock_upstream + "/v1/chat/completions", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        answer = json.loads(resp.read())["choices"][0]["message"]["content"]
+    return answer == "done: probe result"
+
+
+@pytest.fixture(params=UPSTREAM_FORMATS)
+def upstream(request) -> str:
+    """The upstream wire format a test runs against (openai | anthropic | gemini | responses)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def make_anthropic(gateway):
+    """Factory for `anthropic.Anthropic` clients on the gateway root (key sent as x-api-key)."""
+    made: list[anthropic.Anthropic] = []
+
+    def make(api_key: str = GATEWAY_KEY) -> anthropic.Anthropic:
+        c = anthropic.Anthropic(base_url=gateway, api_key=api_key, max_retries=0, timeout=30)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def anthropic_client(make_anthropic) -> anthropic.Anthropic:
+    return make_anthropic()
+
+
+@pytest.fixture(scope="session")
+def make_genai(gateway):
+    """Factory for `google.genai.Client`s on the gateway (key sent as x-goog-api-key).
+
+    google-genai 3.x defaults to api_version "v1"; the gateway serves the Gemini API under
+    /v1beta only, so the version is pinned here (see test_genai_default_api_version_v1).
+    vertexai=False keeps GOOGLE_GENAI_USE_VERTEXAI from the developer's shell out.
+    """
+    made: list[genai.Client] = []
+
+    def make(api_key: str = GATEWAY_KEY, api_version: str | None = "v1beta") -> genai.Client:
+        opts = genai_types.HttpOptions(base_url=gateway, timeout=30_000)
+        if api_version is not None:
+            opts.api_version = api_version
+        c = genai.Client(api_key=api_key, vertexai=False, http_options=opts)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def genai_client(make_genai) -> genai.Client:
+    return make_genai()

@@ -493,20 +493,27 @@ def test_cut_stream_raises_api_error(client, management):
     assert row["error"]
 
 
-def test_cut_before_first_chunk_raises_api_error(client):
-    stream = chat(client, "x [[mock:cut=0;chunks=3]]", stream=True)
-    with pytest.raises(openai.APIError) as ei:
-        list(stream)
-    assert ei.value.code == "upstream_stream_cut"
+def test_cut_before_first_chunk_is_502(client):
+    """Nothing reached the client yet: the gateway holds the response until the upstream's first
+    data event, so a stream cut before it is an HTTP 502, not an in-band error."""
+    with pytest.raises(openai.InternalServerError) as ei:
+        list(chat(client, "x [[mock:cut=0;chunks=3]]", stream=True))
+    err = ei.value
+    assert err.status_code == 502
+    e = assert_openai_error_shape(err)
+    assert "cut off" in e["message"]
+    assert_no_secret(err)
 
 
-def test_upstream_error_event_raises_api_error(client):
-    stream = chat(client, "x [[mock:error-event]]", stream=True)
-    with pytest.raises(openai.APIError) as ei:
-        list(stream)
-    assert not isinstance(ei.value, openai.APIStatusError)
-    assert ei.value.message
-    assert UPSTREAM_SECRET not in ei.value.message
+def test_upstream_error_event_before_first_chunk_is_502(client):
+    """An HTTP 200 stream whose first event is an error becomes an HTTP 502 with that message."""
+    with pytest.raises(openai.InternalServerError) as ei:
+        list(chat(client, "x [[mock:error-event]]", stream=True))
+    err = ei.value
+    assert err.status_code == 502
+    e = assert_openai_error_shape(err)
+    assert "mock upstream error" in e["message"]
+    assert_no_secret(err)
 
 
 # 9. async client, concurrent streams ------------------------------------------------------------

@@ -35,7 +35,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/messages/count_tokens", post(proxy::count_tokens))
         .route("/responses", post(proxy::responses))
         .route("/models", get(models::list_models))
-        .route("/models/{*id}", get(models::get_model))
+        // Gemini SDKs default to /v1/models/{model}:generateContent
+        .route("/models/{*id}", get(models::get_model).post(proxy::gemini))
         .layer(auth());
     let v1beta = Router::new()
         .route("/models", get(models::gemini_list))

@@ -55,7 +55,8 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
 pub fn format_for_path(path: &str) -> ApiFormat {
     if path.starts_with("/v1/messages") {
         ApiFormat::Anthropic
-    } else if path.starts_with("/v1beta") {
+    } else if path.starts_with("/v1beta") || (path.starts_with("/v1/models/") && path.contains(':'))
+    {
         ApiFormat::Gemini
     } else {
         ApiFormat::Openai
@@ -91,7 +92,13 @@ pub async fn gateway_auth(
     let presented = presented_key(req.headers(), req.uri().query());
     let key: Option<KeyInfo> = presented.and_then(|k| snap.key(k)).cloned();
     if snap.settings.require_api_key && key.is_none() {
-        let format = format_for_path(req.uri().path());
+        // nested routers see the path without their prefix: use the original URI
+        let path = req
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map(|u| u.0.path().to_string())
+            .unwrap_or_else(|| req.uri().path().to_string());
+        let format = format_for_path(&path);
         let msg = if presented.is_some() {
             "invalid or revoked gateway API key"
         } else {

@@ -830,7 +830,8 @@ async fn handle(
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
 
     if stream {
-        if passthrough {
+        let json_array = call.format == ApiFormat::Gemini && !call.alt_sse;
+        if passthrough && (is_sse || json_array) {
             return passthrough_stream(ex, resp, idle, is_sse).await;
         }
         if !is_sse {
@@ -1026,6 +1027,20 @@ struct Observer {
     error: Option<String>,
     saw_data: bool,
     enabled: bool,
+    /// Responses: the last `sequence_number` seen, so an error we append continues the sequence.
+    last_seq: Option<u64>,
+    /// Anthropic: the index of a content block that is open, closed before an error we append.
+    open_block: Option<u64>,
+}
+
+/// The number after `"key":` in a JSON text, without parsing the whole event.
+fn number_after(data: &str, key: &str) -> Option<u64> {
+    let at = data.find(key)? + key.len();
+    let rest = data[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 impl Observer {
@@ -1037,6 +1052,8 @@ impl Observer {
             error: None,
             saw_data: false,
             enabled,
+            last_seq: None,
+            open_block: None,
         }
     }
 
@@ -1051,11 +1068,22 @@ impl Observer {
             &mut self.error,
             &mut self.saw_data,
         );
+        let (last_seq, open_block) = (&mut self.last_seq, &mut self.open_block);
         let _ = self.parser.push(chunk, |ev| {
             if ev.data.trim().is_empty() || ev.is_done() {
                 return;
             }
             let name = ev.event.as_deref().unwrap_or("");
+            if name.starts_with("response.") {
+                if let Some(n) = number_after(&ev.data, "\"sequence_number\"") {
+                    *last_seq = Some(n);
+                }
+            }
+            match name {
+                "content_block_start" => *open_block = number_after(&ev.data, "\"index\""),
+                "content_block_stop" => *open_block = None,
+                _ => {}
+            }
             let named_error = matches!(name, "error" | "response.failed");
             let interesting =
                 named_error || ev.data.contains("\"error\"") || ev.data.contains("sage");
@@ -1100,7 +1128,14 @@ impl Observer {
 }
 
 /// An error event in the client's stream format, for failures after the stream started.
-fn stream_error_event(format: ApiFormat, message: &str, code: &str) -> Bytes {
+/// `obs` supplies what keeps the client's lifecycle consistent (an open Anthropic block is
+/// closed first; a Responses error continues the sequence numbers).
+fn stream_error_event(
+    format: ApiFormat,
+    message: &str,
+    code: &str,
+    obs: Option<&Observer>,
+) -> Bytes {
     use omniroute_protocol::sse::encode;
     match format {
         ApiFormat::Openai => {
@@ -1111,11 +1146,18 @@ fn stream_error_event(format: ApiFormat, message: &str, code: &str) -> Bytes {
             b.freeze()
         }
         ApiFormat::Anthropic => {
+            let mut b = BytesMut::new();
+            if let Some(index) = obs.and_then(|o| o.open_block) {
+                let stop = json!({"type": "content_block_stop", "index": index});
+                b.extend_from_slice(&encode(Some("content_block_stop"), &stop.to_string()));
+            }
             let body = json!({"type": "error", "error": {"type": "api_error", "message": message}});
-            encode(Some("error"), &body.to_string())
+            b.extend_from_slice(&encode(Some("error"), &body.to_string()));
+            b.freeze()
         }
         ApiFormat::Responses => {
-            let body = json!({"type": "error", "code": code, "message": message, "param": null, "sequence_number": 0});
+            let seq = obs.and_then(|o| o.last_seq).map_or(0, |n| n + 1);
+            let body = json!({"type": "error", "code": code, "message": message, "param": null, "sequence_number": seq});
             encode(Some("error"), &body.to_string())
         }
         ApiFormat::Gemini => {
@@ -1153,6 +1195,15 @@ async fn passthrough_stream(
     while !obs.saw_data {
         match upstream::next_chunk(&mut upstream_body, idle).await {
             Ok(Some(chunk)) => {
+                if !is_sse && head.is_empty() && !chunk.trim_ascii_start().starts_with(b"[") {
+                    return ex.fail(
+                        ApiError::new(
+                            ErrorKind::BadGateway,
+                            "the provider did not stream its response",
+                        )
+                        .with_code("upstream_invalid_response"),
+                    );
+                }
                 obs.observe(&chunk);
                 head.extend_from_slice(&chunk);
                 if let Some(e) = obs.error.clone().filter(|_| !obs.saw_data) {
@@ -1265,7 +1316,8 @@ async fn passthrough_stream(
                     // a JSON-array stream cannot carry an error element cleanly: break it
                     return Some((Err(std::io::Error::other(msg)), s));
                 }
-                Some((Ok(stream_error_event(s.format, msg, code)), s))
+                let event = stream_error_event(s.format, msg, code, Some(&s.obs));
+                Some((Ok(event), s))
             }
         }
     });
