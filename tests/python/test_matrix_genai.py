@@ -10,7 +10,6 @@ test_slash_model_name_goes_into_the_url_path). Every test runs once per upstream
 
 from __future__ import annotations
 
-import pydantic
 import pytest
 from google import genai
 from google.genai import errors
@@ -253,22 +252,12 @@ def test_tool_result_round_trip_without_ids(genai_client, upstream, mock_answers
 
 # reasoning --------------------------------------------------------------------------------------
 
-_MOCK_SIGNATURE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="mock-upstream's reasoning signature is the literal 'mock-signature', which is not "
-    "base64; Gemini `thoughtSignature` is bytes, so google-genai's pydantic model rejects the "
-    "answer (ValidationError). Gemini upstream: passed through untouched; Anthropic upstream: "
-    "the gateway copies the Anthropic `signature` verbatim into `thoughtSignature`",
-    raises=pydantic.ValidationError,
-)
-
-
 @pytest.mark.parametrize(
     "upstream",
     [
         "openai",
-        pytest.param("anthropic", marks=_MOCK_SIGNATURE_XFAIL),
-        pytest.param("gemini", marks=_MOCK_SIGNATURE_XFAIL),
+        "anthropic",
+        "gemini",
         "responses",
     ],
 )

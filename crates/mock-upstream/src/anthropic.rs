@@ -4,9 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::handler::{
-    json_response, reasoning_deltas, tool_args_value, tool_fragments, Parsed, Turn, ERROR_MESSAGE,
-};
+use crate::handler::{json_response, reasoning_deltas, Parsed, Turn, ERROR_MESSAGE};
 use crate::stream::{sse_event, Frames};
 use crate::text::{self, REASONING_SIGNATURE, REASONING_TEXT};
 
@@ -80,7 +78,7 @@ fn complete(t: &Turn) -> Response {
     }
     if t.tools() {
         content.push(json!({
-            "type": "tool_use", "id": TOOL_USE_ID, "name": t.tool_name, "input": tool_args_value(),
+            "type": "tool_use", "id": TOOL_USE_ID, "name": t.tool_name, "input": t.tool_args_value(),
         }));
     } else if !t.script.empty {
         content.push(json!({"type": "text", "text": t.text}));
@@ -178,7 +176,7 @@ fn stream(t: &Turn) -> Response {
                 json!({"type": "tool_use", "id": TOOL_USE_ID, "name": t.tool_name, "input": {}}),
                 index,
             );
-            for frag in tool_fragments() {
+            for frag in t.tool_fragments() {
                 f.content(delta(
                     json!({"type": "input_json_delta", "partial_json": frag}),
                     index,
@@ -202,4 +200,52 @@ fn stream(t: &Turn) -> Response {
     ));
     f.meta(sse_event("message_stop", &json!({"type": "message_stop"})));
     t.sse(f)
+}
+
+/// `strict`: like the Messages API with thinking on, refuse a final assistant message that
+/// holds `tool_use` but does not start with a `thinking`/`redacted_thinking` block, and a
+/// thinking block whose signature is not one the mock issued.
+pub(crate) fn strict_check(v: &Value) -> Option<String> {
+    let msgs = v.get("messages").and_then(Value::as_array)?;
+    for (i, m) in msgs.iter().enumerate() {
+        let blocks = m.get("content").and_then(Value::as_array);
+        for (j, b) in blocks.into_iter().flatten().enumerate() {
+            if b.get("type").and_then(Value::as_str) == Some("thinking")
+                && b.get("signature").and_then(Value::as_str) != Some(REASONING_SIGNATURE)
+            {
+                return Some(format!(
+                    "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                ));
+            }
+        }
+    }
+    let thinking = v
+        .pointer("/thinking/type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "enabled" || t == "adaptive");
+    if !thinking {
+        return None;
+    }
+    let (i, last) = msgs
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, m)| m.get("role").and_then(Value::as_str) == Some("assistant"))?;
+    let blocks = last.get("content").and_then(Value::as_array)?;
+    let has_tool_use = blocks
+        .iter()
+        .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"));
+    let first = blocks
+        .first()
+        .and_then(|b| b.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if has_tool_use && !matches!(first, "thinking" | "redacted_thinking") {
+        return Some(format!(
+            "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found \
+             `{first}`. When `thinking` is enabled, a final `assistant` message must start with a \
+             thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."
+        ));
+    }
+    None
 }

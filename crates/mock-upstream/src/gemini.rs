@@ -5,8 +5,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::handler::{
-    error_body, json_response, reasoning_deltas, tool_args_value, Format, Parsed, Turn,
-    ERROR_MESSAGE,
+    error_body, json_response, reasoning_deltas, Format, Parsed, Turn, ERROR_MESSAGE,
 };
 use crate::stream::{write_json, Frames};
 use crate::text::{self, REASONING_SIGNATURE, REASONING_TEXT};
@@ -89,7 +88,16 @@ fn thought_part(text: &str, signed: bool) -> Value {
 }
 
 fn call_part(t: &Turn) -> Value {
-    json!({"functionCall": {"name": t.tool_name, "args": tool_args_value()}})
+    let mut part = json!({"functionCall": {"name": t.tool_name, "args": t.tool_args_value()}});
+    if t.script.call_signature {
+        part["thoughtSignature"] = json!(REASONING_SIGNATURE);
+    }
+    part
+}
+
+/// Whether the last thought part carries the signature (not when the call part does).
+fn thoughts_signed(t: &Turn) -> bool {
+    !(t.tools() && t.script.call_signature)
 }
 
 fn complete(t: &Turn) -> Response {
@@ -101,7 +109,7 @@ fn complete(t: &Turn) -> Response {
     }
     let mut parts = Vec::new();
     if t.reasoning() {
-        parts.push(thought_part(REASONING_TEXT, true));
+        parts.push(thought_part(REASONING_TEXT, thoughts_signed(t)));
     }
     if t.tools() {
         parts.push(call_part(t));
@@ -123,7 +131,7 @@ fn stream(t: &Turn, sse: bool) -> Response {
             let deltas: Vec<&str> = reasoning_deltas().collect();
             let n = deltas.len();
             for (i, r) in deltas.into_iter().enumerate() {
-                let part = thought_part(r, i + 1 == n);
+                let part = thought_part(r, i + 1 == n && thoughts_signed(t));
                 events.push((response(t, vec![part], false), true));
             }
         }
@@ -190,4 +198,86 @@ pub(crate) fn batch_embed_contents(v: &Value) -> Value {
         })
         .unwrap_or_default();
     json!({"embeddings": embeddings})
+}
+
+/// Whether `model` names Gemini 3 or later (`gemini-3-pro-preview`, `models/gemini-3.5-flash`).
+fn enforces_signatures(model: &str) -> bool {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    name.strip_prefix("gemini-")
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 3)
+}
+
+/// `strict`: like Gemini 3 models (other model names are not checked), refuse a history whose
+/// current turn (after the last user text) has a model step whose first functionCall part
+/// carries no `thoughtSignature`.
+pub(crate) fn strict_check(v: &Value, model: &str) -> Option<String> {
+    if !enforces_signatures(model) {
+        return None;
+    }
+    let contents = v.get("contents").and_then(Value::as_array)?;
+    let is_user_text = |c: &Value| {
+        matches!(c.get("role").and_then(Value::as_str), None | Some("user"))
+            && function_response(c).is_none()
+            && c.get("parts").and_then(text::content_text).is_some()
+    };
+    let start = contents.iter().rposition(is_user_text).map_or(0, |i| i + 1);
+    for (i, c) in contents.iter().enumerate().skip(start) {
+        if c.get("role").and_then(Value::as_str) != Some("model") {
+            continue;
+        }
+        let parts = c.get("parts").and_then(Value::as_array);
+        let first_call = parts
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .find(|(_, p)| p.get("functionCall").is_some());
+        if let Some((j, part)) = first_call {
+            let signed = part
+                .get("thoughtSignature")
+                .or_else(|| part.get("thought_signature"))
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty());
+            if !signed {
+                let name = part
+                    .pointer("/functionCall/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                return Some(format!(
+                    "Function call is missing a thought_signature in functionCall parts. \
+                     This is required for tools to work correctly (contents[{i}].parts[{j}], \
+                     function call `{name}`)."
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gemini_3_and_later_enforce_signatures() {
+        for m in [
+            "gemini-3-pro-preview",
+            "models/gemini-3.5-flash",
+            "gemini-10-x",
+        ] {
+            assert!(super::enforces_signatures(m), "{m}");
+        }
+        for m in [
+            "gemini-2.5-pro",
+            "gpt-5-codex",
+            "gemini-exp",
+            "claude-3-opus",
+            "",
+        ] {
+            assert!(!super::enforces_signatures(m), "{m}");
+        }
+    }
 }

@@ -38,7 +38,10 @@ pub(crate) struct Parsed {
     pub stream: bool,
     pub include_usage: bool,
     pub tool_name: Option<String>,
+    /// Text of the most recent user message that carries text (not only tool results).
     pub user_text: Option<String>,
+    /// Text of the tool result when the conversation's last message is one.
+    pub tool_result: Option<String>,
 }
 
 /// Everything a format renderer needs to answer one generation request.
@@ -46,10 +49,14 @@ pub(crate) struct Turn {
     pub id: u64,
     pub model: String,
     pub script: Script,
-    /// Output text (empty with `tools`, `empty`, `error-event`).
+    /// Output text (empty with a tool call, `empty`, `error-event`).
     pub text: String,
     pub chunks: Vec<Range<usize>>,
+    /// The answer is a tool call (`tools`, or `call=` naming a declared tool).
+    pub tool_call: bool,
     pub tool_name: String,
+    /// Arguments of the tool call (JSON text).
+    pub tool_args: String,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub stream: bool,
@@ -67,9 +74,22 @@ impl Turn {
         self.prompt_tokens + self.completion_tokens
     }
 
-    /// `tools` answer (and not overridden by `empty`).
+    /// A tool-call answer (and not overridden by `empty`).
     pub(crate) fn tools(&self) -> bool {
-        self.script.tools && !self.script.empty
+        self.tool_call && !self.script.empty
+    }
+
+    /// Pieces of the tool-call arguments, as streamed.
+    pub(crate) fn tool_fragments(&self) -> impl Iterator<Item = &str> {
+        let ranges = text::split_even(&self.tool_args, text::TOOL_FRAGMENTS);
+        ranges
+            .into_iter()
+            .map(|r| self.tool_args.get(r).unwrap_or(""))
+    }
+
+    /// The tool-call arguments as a JSON value.
+    pub(crate) fn tool_args_value(&self) -> Value {
+        serde_json::from_str(&self.tool_args).unwrap_or_else(|_| json!({}))
     }
 
     /// `reasoning` requested (and not overridden by `empty`).
@@ -108,17 +128,6 @@ pub(crate) fn reasoning_deltas() -> impl Iterator<Item = &'static str> {
     ranges
         .into_iter()
         .map(|r| text::REASONING_TEXT.get(r).unwrap_or(""))
-}
-
-/// Pieces of the tool-call arguments, as streamed.
-pub(crate) fn tool_fragments() -> impl Iterator<Item = &'static str> {
-    let ranges = text::split_even(TOOL_ARGS, text::TOOL_FRAGMENTS);
-    ranges.into_iter().map(|r| TOOL_ARGS.get(r).unwrap_or(""))
-}
-
-/// The tool-call arguments as a JSON object.
-pub(crate) fn tool_args_value() -> Value {
-    json!({"location": "Paris"})
 }
 
 /// A JSON response.
@@ -302,6 +311,9 @@ pub(crate) async fn handle(State(state): State<MockState>, req: Request) -> Resp
             None,
         );
     };
+    if parts.uri.path() == RECORDER_PATH {
+        return recorder(&state, &parts.method);
+    }
     let flag = state.record(&parts, &body);
     let mut script = Script::default();
     if let Some(h) = parts.headers.get("x-mock") {
@@ -387,6 +399,42 @@ pub(crate) async fn handle(State(state): State<MockState>, req: Request) -> Resp
     }
 }
 
+/// `GET` lists the recorded requests (JSON), `DELETE` forgets them; never recorded itself.
+pub(crate) const RECORDER_PATH: &str = "/__mock/requests";
+
+fn recorder(state: &MockState, method: &Method) -> Response {
+    if *method == Method::DELETE {
+        state.clear();
+        return json_response(StatusCode::OK, &json!({"cleared": true}));
+    }
+    if *method != Method::GET {
+        return error_response(Format::OpenAi, 405, "mock-upstream: GET or DELETE", None);
+    }
+    let list: Vec<Value> = state
+        .requests()
+        .iter()
+        .map(|r| {
+            let body = r
+                .json()
+                .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&r.body).into_owned()));
+            let headers: serde_json::Map<String, Value> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            json!({
+                "method": r.method,
+                "path": r.path,
+                "query": r.query,
+                "headers": headers,
+                "body": body,
+                "disconnected": r.was_disconnected(),
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({"requests": list}))
+}
+
 /// Per-request context shared by the endpoint handlers.
 struct Ctx<'a> {
     state: &'a MockState,
@@ -441,12 +489,50 @@ impl Ctx<'_> {
         if let Some(r) = prelude(&self.script, format).await {
             return r;
         }
+        if self.script.strict {
+            let refused = match format {
+                Format::Anthropic => anthropic::strict_check(&v),
+                Format::Gemini => gemini::strict_check(&v, &parsed.model),
+                Format::OpenAi => None,
+            };
+            if let Some(message) = refused {
+                return error_response(format, 400, &message, None);
+            }
+        }
         let script = self.script;
-        let plain = !(script.tools || script.empty || script.error_event);
+        // A tool result last ends the agent loop: answer `done: ...`, never call again.
+        let call = match (&parsed.tool_result, &script.call) {
+            (Some(_), _) => None,
+            (None, Some(name)) => text::find_tool(&v, name).map(|schema| {
+                let args = script
+                    .call_args
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| text::synth_args(&schema));
+                (name.clone(), args.to_string())
+            }),
+            (None, None) if script.tools => Some((
+                parsed.tool_name.unwrap_or_else(|| DEFAULT_TOOL.to_owned()),
+                TOOL_ARGS.to_owned(),
+            )),
+            (None, None) => None,
+        };
+        let tool_call = call.is_some();
+        let (tool_name, tool_args) =
+            call.unwrap_or_else(|| (DEFAULT_TOOL.to_owned(), TOOL_ARGS.to_owned()));
+        let plain = !(tool_call || script.empty || script.error_event);
         let (text, chunks) = if plain {
-            let mut base = String::with_capacity(6 + user.len());
-            base.push_str("echo: ");
-            base.push_str(&user);
+            let base = match (&parsed.tool_result, text::output_schema(&v)) {
+                (Some(result), _) => text::done_text(result),
+                (None, Some(schema)) => text::synth_args(&schema).to_string(),
+                (None, None) => {
+                    let mut base = String::with_capacity(6 + user.len());
+                    base.push_str("echo: ");
+                    base.push_str(&user);
+                    base
+                }
+            };
             text::plan_output(base, script.chunks)
         } else {
             (String::new(), Vec::new())
@@ -455,8 +541,8 @@ impl Ctx<'_> {
             .usage_prompt
             .unwrap_or_else(|| text::input_words(&v).max(1));
         let completion_tokens = script.usage_completion.unwrap_or_else(|| {
-            let out = if script.tools && !script.empty {
-                TOOL_ARGS
+            let out = if tool_call && !script.empty {
+                &tool_args
             } else {
                 &text
             };
@@ -468,7 +554,9 @@ impl Ctx<'_> {
             script,
             text,
             chunks,
-            tool_name: parsed.tool_name.unwrap_or_else(|| DEFAULT_TOOL.to_owned()),
+            tool_call,
+            tool_name,
+            tool_args,
             prompt_tokens,
             completion_tokens,
             stream: parsed.stream,

@@ -2,18 +2,33 @@
 //! embeddings, model lists) for the gateway's integration tests and benchmarks.
 //!
 //! # Answers
-//! Every generation answer is `echo: <last user text>`; streamed, it is split
-//! into 4 chunks (on char boundaries) whose concatenation equals the
-//! non-stream text. Ids are `chatcmpl-mock-N`, `msg_mock_N`, `resp_mock_N`,
+//! Every generation answer is `echo: <last user text>` (the most recent user
+//! message that carries text, tool-result-only messages skipped). When the
+//! conversation's last message is a tool result (OpenAI role `tool`, Anthropic
+//! `tool_result` block, Gemini `functionResponse`, Responses
+//! `function_call_output`) the answer is `done: <first 80 chars of the result
+//! text>` instead, and no tool is called (so an agent loop ends). When the
+//! request asks for JSON output (OpenAI `response_format`, Responses
+//! `text.format`, Anthropic `output_format`/`output_config.format`, Gemini
+//! `responseMimeType: application/json`) the answer is instead a JSON object
+//! synthesized from the schema like `call=` arguments (`{}` without a schema).
+//! Streamed, the text is split into 4 chunks (on char boundaries) whose
+//! concatenation equals the non-stream text. Ids are `chatcmpl-mock-N`, `msg_mock_N`, `resp_mock_N`,
 //! `mock-N` (Gemini `responseId`), N counting requests from 1 per server;
 //! `created` is the fixed 1700000000. Token usage defaults to word counts
 //! (prompt: all input text; completion: output text; both at least 1).
 //!
+//! # Recorder
+//! `GET /__mock/requests` returns `{"requests": [{method, path, query, headers,
+//! body, disconnected}]}` (body parsed as JSON when it is JSON, oldest first);
+//! `DELETE /__mock/requests` forgets them. Neither is recorded.
+//!
 //! # Scripting
-//! Directives come from the `x-mock` request header and/or a
-//! `[[mock:...]]` marker in the last user text (the marker is removed from
-//! the echoed text, which is then trimmed). Directives are separated by `;`
-//! or `,`; keys are case-insensitive; unknown ones are ignored:
+//! Directives come from the `x-mock` request header and/or `[[mock:...]]`
+//! markers anywhere in the last user text (as above: in an agent loop, the
+//! prompt that started it; markers are removed from the echoed text, which is
+//! then trimmed). Directives are separated by `;` or `,` (not inside a JSON
+//! object); keys are case-insensitive; unknown ones are ignored:
 //!
 //! | directive | effect |
 //! |---|---|
@@ -27,11 +42,15 @@
 //! | `empty` | HTTP 200 with no content (stream: just the terminator) |
 //! | `garbage` | HTTP 200, `content-type: application/json`, body `<html>oops` |
 //! | `tools` | one tool call (first declared tool's name, else `get_weather`; args `{"location":"Paris"}`) instead of text |
+//! | `call=NAME` or `call=NAME:{json}` | one call of the declared tool `NAME` (any format, Responses namespaces included) with those args, or args synthesized from its schema: each required property gets `"/tmp/omniroute-cli-e2e/hello.txt"` (name contains `path`/`file`), else `"hello"` (or the first `enum` value), numbers 1, booleans false, arrays `[]`, objects recursively; no such tool: text. Wins over `tools` |
 //! | `reasoning` | reasoning/thinking content before the answer |
+//! | `call-signature` | Gemini: the `thoughtSignature` goes on the functionCall part (as Gemini 2.5/3 do) instead of the last thought part |
+//! | `strict` | 400 like the real API for histories it refuses: Gemini 3+ models (`gemini-N…`, N ≥ 3; other names unchecked), a model step of the current turn whose first functionCall has no `thoughtSignature`; Anthropic, a thinking block whose signature is not the mock's (`bW9jay1zaWduYXR1cmU=`), or (thinking on) a final assistant message with `tool_use` not starting with a thinking block |
 //! | `usage=P,C` (or `P:C`) | report those token counts |
 //!
 //! Precedence: `first-byte`, then `status`, then `garbage`, then
-//! `error-event`, then `empty` (which overrides `tools` and `reasoning`).
+//! `error-event`, then `empty` (which overrides `tools`, `call` and
+//! `reasoning`); a tool result as the last message overrides `tools` and `call`.
 //! "Content chunks" (paced by `delay`, counted by `cut`) are text deltas,
 //! reasoning deltas and tool-argument fragments.
 
@@ -64,7 +83,8 @@ pub use state::{MockState, RecordedRequest, MAX_RECORDED};
 
 /// Summary of the scripting directives (`x-mock: a=1; b` or `[[mock:a=1;b]]`).
 pub const DIRECTIVES: &str = "status=NNN retry-after=N chunks=N delay=MS first-byte=MS cut=N \
-                              error-event empty garbage tools reasoning usage=P,C";
+                              error-event empty garbage tools call=NAME[:{json}] reasoning call-signature \
+                              strict usage=P,C";
 
 /// The axum app serving every mock endpoint (a single fallback handler that
 /// dispatches on the path suffix), with the given recorder.

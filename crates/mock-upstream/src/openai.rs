@@ -5,11 +5,10 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::handler::{
-    error_body, json_response, reasoning_deltas, tool_fragments, Format, Parsed, Turn,
-    ERROR_MESSAGE,
+    error_body, json_response, reasoning_deltas, Format, Parsed, Turn, ERROR_MESSAGE,
 };
 use crate::stream::{sse_data, Frames};
-use crate::text::{self, CREATED, REASONING_TEXT, TOOL_ARGS};
+use crate::text::{self, CREATED, REASONING_TEXT};
 
 /// Id of the tool call produced by `tools`.
 pub(crate) const TOOL_CALL_ID: &str = "call_mock_1";
@@ -84,7 +83,7 @@ fn complete(t: &Turn) -> Response {
         message["tool_calls"] = json!([{
             "id": TOOL_CALL_ID,
             "type": "function",
-            "function": {"name": t.tool_name, "arguments": TOOL_ARGS},
+            "function": {"name": t.tool_name, "arguments": t.tool_args},
         }]);
     }
     let body = json!({
@@ -142,7 +141,7 @@ fn stream(t: &Turn) -> Response {
         }
     }
     if t.tools() {
-        for (i, frag) in tool_fragments().enumerate() {
+        for (i, frag) in t.tool_fragments().enumerate() {
             let call = if i == 0 {
                 json!({
                     "index": 0,

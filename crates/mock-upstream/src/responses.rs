@@ -5,12 +5,11 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::handler::{
-    error_body, json_response, reasoning_deltas, tool_fragments, Format, Parsed, Turn,
-    ERROR_MESSAGE,
+    error_body, json_response, reasoning_deltas, Format, Parsed, Turn, ERROR_MESSAGE,
 };
 use crate::openai::TOOL_CALL_ID;
 use crate::stream::{sse_event, Frames};
-use crate::text::{self, CREATED, REASONING_TEXT, TOOL_ARGS};
+use crate::text::{self, CREATED, REASONING_TEXT};
 
 pub(crate) fn parse(v: &Value) -> Parsed {
     let (user_text, tool_result) = match v.get("input") {
@@ -138,7 +137,7 @@ fn final_output(t: &Turn) -> Vec<Value> {
         output.push(reasoning_item(t, REASONING_TEXT));
     }
     if t.tools() {
-        output.push(call_item(t, "completed", TOOL_ARGS));
+        output.push(call_item(t, "completed", &t.tool_args));
     } else {
         output.push(message_item(t, "completed", vec![output_text(&t.text)]));
     }
@@ -263,7 +262,7 @@ fn call_events(t: &Turn, ev: &mut Events, index: usize) {
         json!({"output_index": index, "item": call_item(t, "in_progress", "")}),
         false,
     );
-    for frag in tool_fragments() {
+    for frag in t.tool_fragments() {
         ev.push(
             "response.function_call_arguments.delta",
             json!({"item_id": item_id, "output_index": index, "delta": frag}),
@@ -272,12 +271,12 @@ fn call_events(t: &Turn, ev: &mut Events, index: usize) {
     }
     ev.push(
         "response.function_call_arguments.done",
-        json!({"item_id": item_id, "output_index": index, "name": t.tool_name, "arguments": TOOL_ARGS}),
+        json!({"item_id": item_id, "output_index": index, "name": t.tool_name, "arguments": t.tool_args}),
         false,
     );
     ev.push(
         "response.output_item.done",
-        json!({"output_index": index, "item": call_item(t, "completed", TOOL_ARGS)}),
+        json!({"output_index": index, "item": call_item(t, "completed", &t.tool_args)}),
         false,
     );
 }

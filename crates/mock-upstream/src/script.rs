@@ -30,6 +30,10 @@ pub(crate) struct Script {
     pub call: Option<String>,
     /// The raw JSON arguments of `call` (synthesized from the schema when absent).
     pub call_args: Option<String>,
+    /// Gemini: `thoughtSignature` on the functionCall part (as Gemini 2.5/3 do).
+    pub call_signature: bool,
+    /// Refuse histories a real provider refuses (signatures, thinking blocks).
+    pub strict: bool,
     pub usage_prompt: Option<u64>,
     pub usage_completion: Option<u64>,
 }
@@ -78,6 +82,8 @@ impl Script {
                 "empty" => self.empty = flag(value),
                 "garbage" => self.garbage = flag(value),
                 "tools" | "tool" => self.tools = flag(value),
+                "call-signature" => self.call_signature = flag(value),
+                "strict" | "strict-signatures" => self.strict = flag(value),
                 "reasoning" | "thinking" => self.reasoning = flag(value),
                 "call" => {
                     let v = value.unwrap_or("");
@@ -279,6 +285,8 @@ mod tests {
         assert_eq!(s.call_args.as_deref(), Some(r#"{"s":"q\\"}"#));
         assert!(s.tools);
         assert_eq!(parsed("call=").call, None);
+        let s = parsed("call_signature; strict");
+        assert!(s.call_signature && s.strict);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub(crate) const REASONING_TEXT: &str = "Let me think about this step by step.";
 /// Number of streamed reasoning deltas.
 pub(crate) const REASONING_CHUNKS: usize = 2;
 /// Signature attached to reasoning (Anthropic `signature_delta`, Gemini `thoughtSignature`).
-pub(crate) const REASONING_SIGNATURE: &str = "mock-signature";
+pub(crate) const REASONING_SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 /// Arguments of the tool call produced by the `tools` directive.
 pub(crate) const TOOL_ARGS: &str = r#"{"location":"Paris"}"#;
 /// Number of streamed argument fragments.
@@ -283,6 +283,58 @@ fn synth_value(name: &str, prop: &Value) -> Value {
             }
         }
     }
+}
+
+/// The JSON schema of the structured output a request asks for, in any format
+/// (`Value::Null` for plain JSON mode without a schema): OpenAI
+/// `response_format`, Responses `text.format`, Anthropic `output_format` or
+/// `output_config.format`, Gemini `generationConfig.responseMimeType:
+/// application/json` with `responseJsonSchema`/`responseSchema`.
+pub(crate) fn output_schema(v: &Value) -> Option<Value> {
+    let format = |f: Option<&Value>| -> Option<Value> {
+        let f = f?;
+        match f.get("type").and_then(Value::as_str)? {
+            "json_schema" => Some(
+                f.get("schema")
+                    .or_else(|| f.pointer("/json_schema/schema"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
+            "json_object" => Some(Value::Null),
+            _ => None,
+        }
+    };
+    let candidates = [
+        v.get("response_format"),
+        v.pointer("/text/format"),
+        v.get("output_format"),
+        v.pointer("/output_config/format"),
+    ];
+    if let Some(schema) = candidates.into_iter().find_map(format) {
+        return Some(schema);
+    }
+    let gc = v
+        .get("generationConfig")
+        .or_else(|| v.get("generation_config"))?;
+    let mime = gc
+        .get("responseMimeType")
+        .or_else(|| gc.get("response_mime_type"))
+        .and_then(Value::as_str)?;
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return None;
+    }
+    Some(
+        [
+            "responseJsonSchema",
+            "responseSchema",
+            "response_json_schema",
+            "response_schema",
+        ]
+        .iter()
+        .find_map(|k| gc.get(*k))
+        .cloned()
+        .unwrap_or(Value::Null),
+    )
 }
 
 /// The text of a tool result in any format: a string; the `text` of the parts

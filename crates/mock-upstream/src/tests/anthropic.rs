@@ -107,7 +107,7 @@ async fn thinking_and_tool_use() {
     assert_eq!(thinking, crate::text::REASONING_TEXT);
     assert!(deltas
         .iter()
-        .any(|d| d["delta"] == json!({"type": "signature_delta", "signature": "mock-signature"})));
+        .any(|d| d["delta"] == json!({"type": "signature_delta", "signature": "bW9jay1zaWduYXR1cmU="})));
     let json_text: String = deltas
         .iter()
         .filter(|d| d["delta"]["type"] == "input_json_delta")
@@ -125,7 +125,7 @@ async fn thinking_and_tool_use() {
         .await
         .json();
     assert_eq!(v["content"][0]["type"], "thinking");
-    assert_eq!(v["content"][0]["signature"], "mock-signature");
+    assert_eq!(v["content"][0]["signature"], "bW9jay1zaWduYXR1cmU=");
     assert_eq!(v["content"][1]["type"], "tool_use");
     assert_eq!(v["content"][1]["input"], json!({"location": "Paris"}));
     assert_eq!(v["stop_reason"], "tool_use");

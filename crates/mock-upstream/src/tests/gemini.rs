@@ -100,7 +100,7 @@ async fn tools_and_thoughts() {
         .json();
     let parts = v["candidates"][0]["content"]["parts"].as_array().unwrap();
     assert_eq!(parts[0]["thought"], true);
-    assert_eq!(parts[0]["thoughtSignature"], "mock-signature");
+    assert_eq!(parts[0]["thoughtSignature"], "bW9jay1zaWduYXR1cmU=");
     assert_eq!(
         parts[1]["functionCall"],
         json!({"name": "read_file", "args": {"location": "Paris"}})

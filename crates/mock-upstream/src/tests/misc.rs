@@ -189,3 +189,22 @@ async fn unknown_route_and_drop() {
     }
     assert!(refused, "server still accepting after drop");
 }
+
+#[tokio::test]
+async fn recorder_endpoint_lists_and_clears() {
+    let mock = super::start().await;
+    let b = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    super::post_h(&mock, "/v1/chat/completions?x=1", &[("x-a", "b")], &b).await;
+    let v = super::get(&mock, "/__mock/requests", &[]).await.json();
+    let reqs = v["requests"].as_array().unwrap();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["method"], "POST");
+    assert_eq!(reqs[0]["path"], "/v1/chat/completions");
+    assert_eq!(reqs[0]["query"], "x=1");
+    assert_eq!(reqs[0]["headers"]["x-a"], "b");
+    assert_eq!(reqs[0]["body"], b);
+    assert_eq!(reqs[0]["disconnected"], false);
+    let r = super::request(&mock, "DELETE", "/__mock/requests", &[], None).await;
+    assert_eq!(r.status, 200);
+    assert!(mock.requests().is_empty());
+}

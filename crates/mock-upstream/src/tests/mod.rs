@@ -1,6 +1,7 @@
 //! HTTP-level tests: a real server on an ephemeral port and a tiny raw HTTP/1.1 client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod agent;
 mod anthropic;
 mod directives;
 mod gemini;

@@ -92,12 +92,12 @@ async fn any_prefix_and_content_parts() {
         "messages": [
             {"role": "user", "content": "old"},
             {"role": "assistant", "content": "x"},
+            {"role": "tool", "tool_call_id": "c", "content": "result"},
             {"role": "user", "content": [
                 {"type": "text", "text": "a"},
                 {"type": "image_url", "image_url": {"url": "data:"}},
                 {"type": "text", "text": "b"},
             ]},
-            {"role": "tool", "tool_call_id": "c", "content": "result"},
         ],
     });
     for path in [

@@ -87,8 +87,8 @@ async fn input_items_tools_and_reasoning() {
         "stream": true,
         "input": [
             {"type": "message", "role": "developer", "content": "sys"},
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "read it"}]},
             {"type": "function_call_output", "call_id": "x", "output": "data"},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "read it"}]},
         ],
         "tools": [{"type": "web_search"}, {"type": "function", "name": "read_file", "parameters": {}}],
     });
