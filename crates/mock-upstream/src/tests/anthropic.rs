@@ -107,7 +107,8 @@ async fn thinking_and_tool_use() {
     assert_eq!(thinking, crate::text::REASONING_TEXT);
     assert!(deltas
         .iter()
-        .any(|d| d["delta"] == json!({"type": "signature_delta", "signature": "bW9jay1zaWduYXR1cmU="})));
+        .any(|d| d["delta"]
+            == json!({"type": "signature_delta", "signature": "bW9jay1zaWduYXR1cmU="})));
     let json_text: String = deltas
         .iter()
         .filter(|d| d["delta"]["type"] == "input_json_delta")
