@@ -211,6 +211,19 @@ pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
     })
 }
 
+/// Marks a reasoning signature from another format (Anthropic thinking `signature`, Gemini
+/// `thoughtSignature`) carried in `encrypted_content`, the one field Responses clients echo back
+/// verbatim; restored on decode and never sent to a Responses upstream.
+const SIGNATURE_PREFIX: &str = "omniroute-sig:v1:";
+
+pub(crate) fn wrap_signature(signature: &str) -> String {
+    format!("{SIGNATURE_PREFIX}{signature}")
+}
+
+pub(crate) fn unwrap_signature(encrypted: &str) -> Option<&str> {
+    encrypted.strip_prefix(SIGNATURE_PREFIX)
+}
+
 /// A reasoning item: the text as one `summary_text` (none when empty), `encrypted_content`
 /// when known.
 pub(crate) fn reasoning_item(id: &str, text: &str, encrypted: Option<&str>) -> Value {

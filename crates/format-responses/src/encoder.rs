@@ -385,8 +385,14 @@ impl StreamEncoder for ResponsesStreamEncoder {
                 self.ensure_started(out);
                 self.reasoning_encrypted(id.as_deref(), encrypted, out);
             }
-            // Anthropic signatures and redacted thinking have no Responses form.
-            StreamEvent::ReasoningSignature { .. } | StreamEvent::RedactedReasoning { .. } => {}
+            // Signatures travel in encrypted_content (see common::wrap_signature) so that an
+            // echoed history gets them back; redacted thinking has no Responses form.
+            StreamEvent::ReasoningSignature { signature } => {
+                self.ensure_started(out);
+                let wrapped = crate::common::wrap_signature(signature);
+                self.reasoning_encrypted(None, &wrapped, out);
+            }
+            StreamEvent::RedactedReasoning { .. } => {}
             StreamEvent::ToolCallStart {
                 index, id, name, ..
             } => {

@@ -212,8 +212,16 @@ impl Builder {
                 if text.is_empty() {
                     text = joined_texts(item.get("content"));
                 }
-                let encrypted = str_at(item, "encrypted_content").map(str::to_string);
-                if text.is_empty() && encrypted.is_none() {
+                let mut encrypted = str_at(item, "encrypted_content").map(str::to_string);
+                // a signature we carried for another format comes back as itself
+                let signature = encrypted
+                    .as_deref()
+                    .and_then(crate::common::unwrap_signature)
+                    .map(str::to_string);
+                if signature.is_some() {
+                    encrypted = None;
+                }
+                if text.is_empty() && encrypted.is_none() && signature.is_none() {
                     self.warnings
                         .push(format!("input[{i}]: empty reasoning item dropped"));
                     return Ok(());
@@ -222,7 +230,7 @@ impl Builder {
                     Role::Assistant,
                     Part::Reasoning {
                         text,
-                        signature: None,
+                        signature,
                         redacted: None,
                         encrypted,
                         id: str_at(item, "id").map(str::to_string),

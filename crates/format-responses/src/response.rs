@@ -157,10 +157,17 @@ pub(crate) fn output_items(resp_id: &str, parts: &[Part]) -> Vec<Value> {
             Part::Reasoning {
                 text: t,
                 encrypted,
+                signature,
                 id,
                 ..
             } => {
                 flush(&mut text, &mut items);
+                let encrypted = encrypted.clone().or_else(|| {
+                    signature
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .map(crate::common::wrap_signature)
+                });
                 if t.is_empty() && encrypted.is_none() {
                     continue;
                 }

@@ -181,7 +181,7 @@ fn reasoning_then_text() {
         last["response"]["output"][0],
         json!({"id": "rs_only", "type": "reasoning", "summary": [], "encrypted_content": "E"})
     );
-    // Anthropic signatures are not turned into anything.
+    // Another format's signature travels, marked, in encrypted_content (restored when echoed).
     let ev = encode(
         &[
             StreamEvent::ReasoningDelta { text: "t".into() },
@@ -193,9 +193,11 @@ fn reasoning_then_text() {
         StreamEnd::Complete,
     );
     let last = check_lifecycle(&ev);
-    assert!(last["response"]["output"][0]
-        .get("encrypted_content")
-        .is_none());
+    assert_eq!(
+        last["response"]["output"][0]["encrypted_content"],
+        "omniroute-sig:v1:sig"
+    );
+    assert_eq!(last["response"]["output"][0]["summary"][0]["text"], "t");
 }
 
 #[test]

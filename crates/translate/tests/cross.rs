@@ -365,3 +365,79 @@ fn an_aborted_stream_never_looks_complete() {
         }
     }
 }
+
+#[test]
+fn anthropic_thinking_signatures_survive_a_responses_client_round_trip() {
+    use omniroute_translate::ir::{FinishReason, StreamEvent as E};
+    // an Anthropic upstream streams signed thinking, then text
+    let mut enc = codec(ApiFormat::Anthropic).stream_encoder("m", &EncoderOptions::default());
+    let mut raw = BytesMut::new();
+    for e in [
+        E::Start {
+            id: Some("msg_1".into()),
+            model: Some("m".into()),
+        },
+        E::ReasoningDelta {
+            text: "Let me think.".into(),
+        },
+        E::ReasoningSignature {
+            signature: "EqQBsig==".into(),
+        },
+        E::TextDelta {
+            text: "Answer.".into(),
+        },
+        E::Finish {
+            reason: FinishReason::Stop,
+        },
+    ] {
+        enc.push(&e, &mut raw);
+    }
+    enc.finish(&StreamEnd::Complete, &mut raw);
+    // a Responses client (Codex) receives it
+    let out = translate(ApiFormat::Anthropic, ApiFormat::Responses, &[&raw]);
+    let item = out
+        .replace("\r\n", "\n")
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|v| v["type"] == "response.output_item.done" && v["item"]["type"] == "reasoning")
+        .map(|v| v["item"].clone())
+        .expect("a reasoning item");
+    assert!(
+        item["encrypted_content"]
+            .as_str()
+            .unwrap()
+            .ends_with("EqQBsig=="),
+        "{item}"
+    );
+    // and echoes it in its next request, as Codex does
+    let next = serde_json::json!({
+        "model": "m",
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "q"}]},
+            item,
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Answer."}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "more"}]}
+        ]
+    });
+    let mut ir = decode_request(
+        ApiFormat::Responses,
+        &serde_json::to_vec(&next).unwrap(),
+        None,
+    )
+    .unwrap();
+    let (body, _) = encode_request(ApiFormat::Anthropic, &mut ir, "claude-sonnet-4-5").unwrap();
+    let thinking = &body["messages"][1]["content"][0];
+    assert_eq!(thinking["type"], "thinking", "{body}");
+    assert_eq!(thinking["signature"], "EqQBsig==");
+    assert_eq!(thinking["thinking"], "Let me think.");
+    // a real Responses upstream never sees the marker
+    let mut ir = decode_request(
+        ApiFormat::Responses,
+        &serde_json::to_vec(&next).unwrap(),
+        None,
+    )
+    .unwrap();
+    let (body, _) = encode_request(ApiFormat::Responses, &mut ir, "gpt-5").unwrap();
+    assert!(!body.to_string().contains("omniroute-sig"), "{body}");
+}
