@@ -43,8 +43,6 @@ type RawObject = indexmap::IndexMap<String, Box<serde_json::value::RawValue>>;
 struct ResponsePeek {
     #[serde(default)]
     error: Option<Value>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
     #[serde(default)]
     usage: Option<Value>,
     #[serde(default, rename = "usageMetadata")]
@@ -890,7 +888,6 @@ async fn handle(
                 .with_code("upstream_error"),
             );
         }
-        let _ = peek.kind;
         let usage = peek.usage.as_ref().and_then(Usage::from_usage).or_else(|| {
             peek.usage_metadata
                 .map(|u| json!({"usageMetadata": u}))
@@ -1130,12 +1127,7 @@ impl Observer {
 /// An error event in the client's stream format, for failures after the stream started.
 /// `obs` supplies what keeps the client's lifecycle consistent (an open Anthropic block is
 /// closed first; a Responses error continues the sequence numbers).
-fn stream_error_event(
-    format: ApiFormat,
-    message: &str,
-    code: &str,
-    obs: Option<&Observer>,
-) -> Bytes {
+fn stream_error_event(format: ApiFormat, message: &str, code: &str, obs: &Observer) -> Bytes {
     use omniroute_protocol::sse::encode;
     match format {
         ApiFormat::Openai => {
@@ -1147,7 +1139,7 @@ fn stream_error_event(
         }
         ApiFormat::Anthropic => {
             let mut b = BytesMut::new();
-            if let Some(index) = obs.and_then(|o| o.open_block) {
+            if let Some(index) = obs.open_block {
                 let stop = json!({"type": "content_block_stop", "index": index});
                 b.extend_from_slice(&encode(Some("content_block_stop"), &stop.to_string()));
             }
@@ -1156,7 +1148,7 @@ fn stream_error_event(
             b.freeze()
         }
         ApiFormat::Responses => {
-            let seq = obs.and_then(|o| o.last_seq).map_or(0, |n| n + 1);
+            let seq = obs.last_seq.map_or(0, |n| n + 1);
             let body = json!({"type": "error", "code": code, "message": message, "param": null, "sequence_number": seq});
             encode(Some("error"), &body.to_string())
         }
@@ -1316,7 +1308,7 @@ async fn passthrough_stream(
                     // a JSON-array stream cannot carry an error element cleanly: break it
                     return Some((Err(std::io::Error::other(msg)), s));
                 }
-                let event = stream_error_event(s.format, msg, code, Some(&s.obs));
+                let event = stream_error_event(s.format, msg, code, &s.obs);
                 Some((Ok(event), s))
             }
         }
