@@ -201,6 +201,10 @@ models = ["mock-small"]
 [[keys]]
 name = "pytest"
 key = "{GATEWAY_KEY}"
+
+# the suite provokes upstream failures on purpose, many per provider: keep circuits closed
+[settings]
+breaker_failure_threshold = 0
 """
     )
     env = _clean_env()

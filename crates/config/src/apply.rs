@@ -13,16 +13,19 @@ use omniroute_store::{
 use serde_json::Value;
 use std::collections::HashSet;
 
-/// Combo strategies the router understands.
-pub const STRATEGIES: &[&str] = &[
-    "priority",
-    "round-robin",
-    "weighted",
-    "random",
-    "least-used",
-    "cost-optimized",
-    "p2c",
-];
+/// Combo strategies the router understands (`-` and `_` are interchangeable).
+pub use crate::settings::COMBO_STRATEGIES as STRATEGIES;
+
+/// A strategy name in its canonical form (`round-robin` → `round_robin`), if it is known.
+pub fn combo_strategy(name: &str) -> Option<String> {
+    let n = name.trim().to_ascii_lowercase().replace('-', "_");
+    let n = if n == "fill_first" {
+        "priority".to_string()
+    } else {
+        n
+    };
+    STRATEGIES.contains(&n.as_str()).then_some(n)
+}
 
 /// What an apply did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -175,15 +178,19 @@ pub async fn apply(
             .as_deref()
             .map(|k| resolve_secret(k, &format!("{path}.api_key"), env))
             .transpose()?;
-        node_conns.push(ConnectionInput {
-            provider: n.id.clone(),
-            name: "default".into(),
-            priority: 0,
-            enabled: true,
-            secret,
-            base_url: None,
-            settings: Value::Object(Default::default()),
-        });
+        // `api_key` is shorthand for a connection named `default`; without one the node's
+        // connections are listed separately (or it is keyless and gets an implicit one)
+        if secret.is_some() {
+            node_conns.push(ConnectionInput {
+                provider: n.id.clone(),
+                name: "default".into(),
+                priority: 0,
+                enabled: true,
+                secret,
+                base_url: None,
+                settings: Value::Object(Default::default()),
+            });
+        }
         for (j, m) in n.models.iter().enumerate() {
             if m.trim().is_empty() {
                 return Err(ConfigError::at(
@@ -293,7 +300,7 @@ pub async fn apply(
                 "a combo needs at least one model",
             ));
         }
-        if !STRATEGIES.contains(&c.strategy.as_str()) {
+        let Some(strategy) = combo_strategy(&c.strategy) else {
             return Err(ConfigError::at(
                 format!("{path}.strategy"),
                 format!(
@@ -302,15 +309,33 @@ pub async fn apply(
                     STRATEGIES.join(", ")
                 ),
             ));
+        };
+        if !c.weights.is_empty() && c.weights.len() != c.models.len() {
+            return Err(ConfigError::at(
+                format!("{path}.weights"),
+                "`weights` must have one entry per model",
+            ));
         }
         combos.push(Combo {
             id: String::new(),
             name: c.name.clone(),
-            strategy: c.strategy.clone(),
+            strategy,
             enabled: c.enabled,
             models: c.models.clone(),
+            weights: c.weights.clone(),
             source: SOURCE_CONFIG.into(),
         });
+    }
+
+    let defs: Vec<omniroute_routing::ComboDef> = combos
+        .iter()
+        .map(|c| omniroute_routing::ComboDef::new(c.name.clone(), c.models.clone()))
+        .collect();
+    if let Some(path) = omniroute_routing::find_cycle(&defs) {
+        return Err(ConfigError::at(
+            "combos",
+            format!("combos form a cycle: {}", path.join(" → ")),
+        ));
     }
 
     let mut keys = Vec::new();

@@ -27,39 +27,31 @@ pub struct ConfigFile {
     pub keys: Vec<KeyCfg>,
 }
 
-/// `[settings]`: the same keys as [`GatewaySettings`], all optional.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsSection {
-    pub require_api_key: Option<bool>,
-    pub max_body_bytes: Option<u64>,
-    pub connect_timeout_ms: Option<u64>,
-    pub first_byte_timeout_ms: Option<u64>,
-    pub idle_timeout_ms: Option<u64>,
-    pub request_log_retention: Option<i64>,
+/// `[settings]`: any keys of [`GatewaySettings`]; only the keys given are managed by the file.
+/// Each entry is checked when the file is parsed (unknown keys and bad values are errors that
+/// name the key).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SettingsSection(pub BTreeMap<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for SettingsSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let map = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        for (k, v) in &map {
+            if !GatewaySettings::keys().contains(k) {
+                return Err(D::Error::custom(format!("unknown setting `{k}`")));
+            }
+            GatewaySettings::validate_entry(k, v)
+                .map_err(|e| D::Error::custom(format!("{k}: {e}")))?;
+        }
+        Ok(Self(map))
+    }
 }
 
 impl SettingsSection {
     /// The given keys as JSON values, in the store's key/value form.
     pub fn entries(&self) -> Vec<(String, serde_json::Value)> {
-        let v = serde_json::json!({
-            "require_api_key": self.require_api_key,
-            "max_body_bytes": self.max_body_bytes,
-            "connect_timeout_ms": self.connect_timeout_ms,
-            "first_byte_timeout_ms": self.first_byte_timeout_ms,
-            "idle_timeout_ms": self.idle_timeout_ms,
-            "request_log_retention": self.request_log_retention,
-        });
-        let mut out = Vec::new();
-        if let serde_json::Value::Object(m) = v {
-            for (k, v) in m {
-                if !v.is_null() {
-                    debug_assert!(GatewaySettings::keys().contains(&k));
-                    out.push((k, v));
-                }
-            }
-        }
-        out
+        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }
 
@@ -125,6 +117,9 @@ pub struct ComboCfg {
     pub models: Vec<String>,
     #[serde(default = "priority")]
     pub strategy: String,
+    /// Weights parallel to `models` (`weighted` strategy); empty = equal.
+    #[serde(default)]
+    pub weights: Vec<u32>,
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -171,6 +166,14 @@ pub fn parse(text: &str, format: Format) -> Result<ConfigFile, ConfigError> {
         } else {
             path
         };
+        // a bad `[settings]` entry names its key: report it as part of the path
+        if path == "settings" {
+            if let Some((key, rest)) = msg.split_once(": ") {
+                if GatewaySettings::keys().iter().any(|k| k == key) {
+                    return ConfigError::at(format!("settings.{key}"), rest.to_string());
+                }
+            }
+        }
         ConfigError::at(path, msg)
     };
     match format {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Every runtime setting the gateway reads. Stored as key/value rows; unknown keys are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +20,110 @@ pub struct GatewaySettings {
     pub idle_timeout_ms: u64,
     /// Request-log rows kept in the database.
     pub request_log_retention: i64,
+
+    // ---- routing and fallback
+    /// Upper bound of upstream attempts for one request (accounts × combo steps).
+    pub max_attempts: u32,
+    /// Deadline for getting a response started, across every attempt (a stream that has
+    /// started is bounded by the idle timeout, not by this).
+    pub total_timeout_ms: u64,
+    /// How a provider's connections are chosen: `fill_first`, `round_robin`, `p2c`, `random`,
+    /// `least_used`, `cost_optimized`.
+    pub account_strategy: String,
+    /// Per-provider override of `account_strategy` (provider id → strategy).
+    pub provider_strategies: BTreeMap<String, String>,
+    /// Default combo strategy: `priority`, `round_robin`, `weighted`, `random`, `least_used`,
+    /// `cost_optimized`, `p2c`.
+    pub combo_strategy: String,
+    /// Round-robin: calls kept on one account before moving on.
+    pub sticky_limit: u32,
+    /// Wildcard aliases, tried in order: `claude-sonnet-*` → `cc/claude-sonnet-4-5`
+    /// (`*` any characters, `?` one); a target `provider/*` sends the name unchanged there.
+    pub model_aliases: Vec<ModelAlias>,
+    /// Models tried, in order, when a requested model resolves to nothing else.
+    pub fallback_models: Vec<String>,
+
+    // ---- resilience
+    /// Failures within `breaker_window_ms` that open a circuit.
+    pub breaker_failure_threshold: u32,
+    pub breaker_window_ms: u64,
+    /// Time an open circuit waits before letting one probe through.
+    pub breaker_open_ms: u64,
+    /// First backoff step of a connection cooldown without `Retry-After` (doubles per failure).
+    pub cooldown_base_ms: u64,
+    /// Longest cooldown from backoff (a provider's own `Retry-After` may be longer).
+    pub cooldown_max_ms: u64,
+    /// Default per-connection rate limit (a connection's `settings.rate_limit` overrides it).
+    pub rate_limit: RateLimitSetting,
+    /// How long a request waits for a rate-limit slot before moving to the next account.
+    pub rate_limit_wait_ms: u64,
+    /// Window in which requests with the same `Idempotency-Key` are executed once (0 = off).
+    pub idempotency_window_ms: u64,
+
+    // ---- cache
+    /// Exact cache of deterministic (temperature 0) non-stream responses.
+    pub cache_enabled: bool,
+    pub cache_ttl_ms: u64,
+    pub cache_max_entries: u64,
+    pub cache_max_bytes: u64,
+    /// Semantic tier: similar prompts by embedding similarity through `semantic_cache_model`.
+    pub semantic_cache_enabled: bool,
+    /// Embeddings model used by the semantic tier (`provider/model`).
+    pub semantic_cache_model: String,
+    /// Cosine similarity needed for a semantic hit.
+    pub semantic_cache_threshold: f64,
+
+    // ---- global behaviour
+    /// A system prompt added to every request (after the client's own, so its prompt cache
+    /// prefix is unchanged). Empty = none.
+    pub system_prompt: String,
+    /// Thinking-budget policy: `passthrough`, `auto`, `custom`, `adaptive`.
+    pub thinking_policy: String,
+    /// Budget (tokens) for the `custom` policy.
+    pub thinking_budget: u32,
 }
+
+/// One wildcard alias.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelAlias {
+    pub pattern: String,
+    pub target: String,
+}
+
+/// A per-connection rate limit; absent fields are unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSetting {
+    /// Requests per minute.
+    pub rpm: Option<u32>,
+    /// Smallest gap between two request starts.
+    pub min_gap_ms: Option<u64>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<u32>,
+}
+
+/// Account selection strategies.
+pub const ACCOUNT_STRATEGIES: &[&str] = &[
+    "fill_first",
+    "round_robin",
+    "p2c",
+    "random",
+    "least_used",
+    "cost_optimized",
+];
+/// Combo strategies.
+pub const COMBO_STRATEGIES: &[&str] = &[
+    "priority",
+    "round_robin",
+    "weighted",
+    "random",
+    "least_used",
+    "cost_optimized",
+    "p2c",
+];
+/// Thinking-budget policies.
+pub const THINKING_POLICIES: &[&str] = &["passthrough", "auto", "custom", "adaptive"];
 
 impl Default for GatewaySettings {
     fn default() -> Self {
@@ -30,6 +134,32 @@ impl Default for GatewaySettings {
             first_byte_timeout_ms: 300_000,
             idle_timeout_ms: 120_000,
             request_log_retention: 100_000,
+            max_attempts: 8,
+            total_timeout_ms: 600_000,
+            account_strategy: "fill_first".into(),
+            provider_strategies: BTreeMap::new(),
+            combo_strategy: "priority".into(),
+            sticky_limit: 3,
+            model_aliases: Vec::new(),
+            fallback_models: Vec::new(),
+            breaker_failure_threshold: 5,
+            breaker_window_ms: 60_000,
+            breaker_open_ms: 30_000,
+            cooldown_base_ms: 1_000,
+            cooldown_max_ms: 300_000,
+            rate_limit: RateLimitSetting::default(),
+            rate_limit_wait_ms: 2_000,
+            idempotency_window_ms: 5_000,
+            cache_enabled: true,
+            cache_ttl_ms: 3_600_000,
+            cache_max_entries: 1_000,
+            cache_max_bytes: 64 * 1024 * 1024,
+            semantic_cache_enabled: false,
+            semantic_cache_model: String::new(),
+            semantic_cache_threshold: 0.95,
+            system_prompt: String::new(),
+            thinking_policy: "passthrough".into(),
+            thinking_budget: 8_192,
         }
     }
 }
@@ -47,9 +177,35 @@ impl GatewaySettings {
     pub fn validate_entry(key: &str, value: &Value) -> Result<(), String> {
         let mut m = Map::new();
         m.insert(key.to_string(), value.clone());
-        serde_json::from_value::<GatewaySettings>(Value::Object(m))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let s = serde_json::from_value::<GatewaySettings>(Value::Object(m))
+            .map_err(|e| e.to_string())?;
+        let one_of = |v: &str, list: &[&str]| {
+            if list.contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("`{v}` is not one of {}", list.join(", ")))
+            }
+        };
+        match key {
+            "account_strategy" => one_of(&s.account_strategy, ACCOUNT_STRATEGIES),
+            "provider_strategies" => s
+                .provider_strategies
+                .values()
+                .try_for_each(|v| one_of(v, ACCOUNT_STRATEGIES)),
+            "combo_strategy" => one_of(&s.combo_strategy, COMBO_STRATEGIES),
+            "thinking_policy" => one_of(&s.thinking_policy, THINKING_POLICIES),
+            "semantic_cache_threshold" if !(0.0..=1.0).contains(&s.semantic_cache_threshold) => {
+                Err("must be between 0 and 1".into())
+            }
+            "model_aliases" => s.model_aliases.iter().try_for_each(|a| {
+                if a.pattern.trim().is_empty() || a.target.trim().is_empty() {
+                    Err("an alias needs a pattern and a target".to_string())
+                } else {
+                    Ok(())
+                }
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Defaults overlaid with `entries` (invalid entries are skipped with a warning), then the

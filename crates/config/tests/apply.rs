@@ -46,8 +46,8 @@ async fn example_applies_idempotently_and_reconciles() {
 
     let first = apply(&cfg, &s, &catalog, &env).await.unwrap();
     assert_eq!(
-        first.connections, 5,
-        "3 connections + 2 node default connections"
+        first.connections, 4,
+        "3 connections + the keyed node's default connection (the keyless node gets an implicit one at run time)"
     );
     let snapshot = |s: Store| async move {
         let mut conns: Vec<_> = s

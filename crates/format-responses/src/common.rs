@@ -2,7 +2,9 @@
 //! finish reasons, and the output items and response object a Responses client receives.
 
 use omniroute_ir::{make_call_id, FinishReason, Usage};
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -23,11 +25,6 @@ pub(crate) fn u64_at(v: &Value, key: &str) -> Option<u64> {
             .filter(|f| *f >= 0.0 && f.fract() == 0.0)
             .map(|f| f as u64)
     })
-}
-
-/// Compact JSON text (serializing a `Value` cannot fail; an empty string if it somehow did).
-pub(crate) fn to_json(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 // ------------------------------------------------------------------------- namespaced names
@@ -141,21 +138,51 @@ pub(crate) fn usage_from_json(u: &Value) -> Usage {
     }
 }
 
-/// A Responses `usage` object, or `null` when the upstream reported neither input nor output
-/// tokens. The schema requires every field, so detail counts the upstream did not report are 0.
-pub(crate) fn usage_to_json(u: &Usage) -> Value {
+/// The Responses `usage` object, `None` (`null`) when the upstream reported neither input nor
+/// output tokens. The schema requires every field, so detail counts the upstream did not report
+/// are 0.
+pub(crate) fn usage_json(u: &Usage) -> Option<UsageJson> {
     if u.input_tokens.is_none() && u.output_tokens.is_none() {
-        return Value::Null;
+        return None;
     }
     let input = u.input_tokens.unwrap_or(0);
     let output = u.output_tokens.unwrap_or(0);
-    json!({
-        "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": u.cached_tokens.unwrap_or(0)},
-        "output_tokens": output,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens.unwrap_or(0)},
-        "total_tokens": input + output,
+    Some(UsageJson {
+        input_tokens: input,
+        input_tokens_details: CachedTokens {
+            cached_tokens: u.cached_tokens.unwrap_or(0),
+        },
+        output_tokens: output,
+        output_tokens_details: ReasoningTokens {
+            reasoning_tokens: u.reasoning_tokens.unwrap_or(0),
+        },
+        total_tokens: input + output,
     })
+}
+
+/// [`usage_json`] as a `Value` (`null` when nothing was reported).
+#[cfg(test)]
+pub(crate) fn usage_to_json(u: &Usage) -> Value {
+    to_value(&usage_json(u))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct UsageJson {
+    input_tokens: u64,
+    input_tokens_details: CachedTokens,
+    output_tokens: u64,
+    output_tokens_details: ReasoningTokens,
+    total_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
 }
 
 // ------------------------------------------------------------------------- finish reasons
@@ -190,25 +217,200 @@ pub(crate) fn finish_from_response(resp: &Value, tool_calls: bool, refusal: bool
 }
 
 /// The client-side `status` and `incomplete_details` for a finish reason.
-pub(crate) fn status_for(reason: &FinishReason) -> (&'static str, Value) {
+pub(crate) fn status_for(reason: &FinishReason) -> (&'static str, Option<Incomplete>) {
     match reason {
-        FinishReason::Length => ("incomplete", json!({"reason": "max_output_tokens"})),
-        FinishReason::ContentFilter => ("incomplete", json!({"reason": "content_filter"})),
-        _ => ("completed", Value::Null),
+        FinishReason::Length => (
+            "incomplete",
+            Some(Incomplete {
+                reason: "max_output_tokens",
+            }),
+        ),
+        FinishReason::ContentFilter => (
+            "incomplete",
+            Some(Incomplete {
+                reason: "content_filter",
+            }),
+        ),
+        _ => ("completed", None),
     }
 }
 
-// ------------------------------------------------------------------------- output items
+/// `incomplete_details`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Incomplete {
+    reason: &'static str,
+}
 
-/// An assistant message item with one `output_text` part.
-pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
-    json!({
-        "type": "message",
-        "id": id,
-        "status": status,
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
-    })
+// ------------------------------------------------------------------------- output items
+//
+// The items and the response object are borrowed, serializable views: the stream encoder writes
+// them straight into its output buffer, the non-stream encoder turns them into `Value`s. Field
+// order is the order of the OpenAI API (and of the golden files).
+
+/// `[]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmptyArray;
+
+impl Serialize for EmptyArray {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_seq(Some(0))?.end()
+    }
+}
+
+/// `{}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+/// Any serializable value as a `Value` (`null` if it somehow fails; these types cannot).
+pub(crate) fn to_value<T: Serialize + ?Sized>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// An `output_text` content part.
+#[derive(Debug, Serialize)]
+pub(crate) struct OutputText<'a> {
+    r#type: &'static str,
+    text: &'a str,
+    annotations: EmptyArray,
+}
+
+impl<'a> OutputText<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            r#type: "output_text",
+            text,
+            annotations: EmptyArray,
+        }
+    }
+}
+
+/// A message's `content`: `[]` (just opened) or one `output_text` part.
+#[derive(Debug)]
+struct MessageContent<'a>(Option<&'a str>);
+
+impl Serialize for MessageContent<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(usize::from(self.0.is_some())))?;
+        if let Some(text) = self.0 {
+            seq.serialize_element(&OutputText::new(text))?;
+        }
+        seq.end()
+    }
+}
+
+/// An assistant message item; `text: None` gives the empty `content` of a just-opened item.
+#[derive(Debug, Serialize)]
+pub(crate) struct MessageItem<'a> {
+    r#type: &'static str,
+    id: &'a str,
+    status: &'a str,
+    role: &'static str,
+    content: MessageContent<'a>,
+}
+
+impl<'a> MessageItem<'a> {
+    pub(crate) fn new(id: &'a str, text: Option<&'a str>, status: &'a str) -> Self {
+        Self {
+            r#type: "message",
+            id,
+            status,
+            role: "assistant",
+            content: MessageContent(text),
+        }
+    }
+}
+
+/// A `summary_text` part.
+#[derive(Debug, Serialize)]
+pub(crate) struct SummaryText<'a> {
+    r#type: &'static str,
+    text: &'a str,
+}
+
+impl<'a> SummaryText<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            r#type: "summary_text",
+            text,
+        }
+    }
+}
+
+/// A reasoning item's `summary`: the text as one `summary_text` part, `[]` when it is empty.
+#[derive(Debug)]
+struct Summary<'a>(&'a str);
+
+impl Serialize for Summary<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(usize::from(!self.0.is_empty())))?;
+        if !self.0.is_empty() {
+            seq.serialize_element(&SummaryText::new(self.0))?;
+        }
+        seq.end()
+    }
+}
+
+/// A reasoning item: the text as one `summary_text` (none when empty), `encrypted_content` when
+/// known.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReasoningItem<'a> {
+    id: &'a str,
+    r#type: &'static str,
+    summary: Summary<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted_content: Option<&'a str>,
+}
+
+impl<'a> ReasoningItem<'a> {
+    pub(crate) fn new(id: &'a str, text: &'a str, encrypted: Option<&'a str>) -> Self {
+        Self {
+            id,
+            r#type: "reasoning",
+            summary: Summary(text),
+            encrypted_content: encrypted,
+        }
+    }
+}
+
+/// A function_call item for the client; `name` and `namespace` as the client named the tool
+/// (see [`client_tool_name`]).
+#[derive(Debug, Serialize)]
+pub(crate) struct FunctionCallItem<'a> {
+    r#type: &'static str,
+    id: &'a str,
+    call_id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    arguments: &'a str,
+    status: &'a str,
+}
+
+impl<'a> FunctionCallItem<'a> {
+    pub(crate) fn new(
+        id: &'a str,
+        call_id: &'a str,
+        name: &'a str,
+        namespace: Option<&'a str>,
+        arguments: &'a str,
+        status: &'a str,
+    ) -> Self {
+        Self {
+            r#type: "function_call",
+            id,
+            call_id,
+            name,
+            namespace,
+            arguments,
+            status,
+        }
+    }
 }
 
 /// Marks a reasoning signature from another format (Anthropic thinking `signature`, Gemini
@@ -216,94 +418,112 @@ pub(crate) fn message_item(id: &str, text: &str, status: &str) -> Value {
 /// verbatim; restored on decode and never sent to a Responses upstream.
 const SIGNATURE_PREFIX: &str = "omniroute-sig:v1:";
 
+/// The origin tag after [`SIGNATURE_PREFIX`] of a signature that belongs to the function call
+/// following its reasoning item (a Gemini `thoughtSignature` on a `functionCall` part), not to
+/// reasoning. Signatures are base64, which has no `:`, so the tag cannot be mistaken for one.
+const CALL_TAG: &str = "call:";
+
 pub(crate) fn wrap_signature(signature: &str) -> String {
     format!("{SIGNATURE_PREFIX}{signature}")
 }
 
-pub(crate) fn unwrap_signature(encrypted: &str) -> Option<&str> {
-    encrypted.strip_prefix(SIGNATURE_PREFIX)
+/// The `encrypted_content` carrying the signature of the function call that follows.
+pub(crate) fn wrap_call_signature(signature: &str) -> String {
+    format!("{SIGNATURE_PREFIX}{CALL_TAG}{signature}")
 }
 
-/// A reasoning item: the text as one `summary_text` (none when empty), `encrypted_content`
-/// when known.
-pub(crate) fn reasoning_item(id: &str, text: &str, encrypted: Option<&str>) -> Value {
-    let summary = if text.is_empty() {
-        json!([])
-    } else {
-        json!([{"type": "summary_text", "text": text}])
-    };
-    let mut item = json!({"id": id, "type": "reasoning", "summary": summary});
-    if let (Some(enc), Value::Object(m)) = (encrypted, &mut item) {
-        m.insert("encrypted_content".into(), Value::String(enc.to_string()));
+/// What an `encrypted_content` value holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carried<'a> {
+    /// A reasoning signature we wrapped ([`wrap_signature`]).
+    Reasoning(&'a str),
+    /// The signature of the following function call ([`wrap_call_signature`]).
+    Call(&'a str),
+    /// Real encrypted reasoning from a Responses upstream.
+    Encrypted,
+}
+
+pub(crate) fn unwrap_signature(encrypted: &str) -> Carried<'_> {
+    match encrypted.strip_prefix(SIGNATURE_PREFIX) {
+        Some(rest) => match rest.strip_prefix(CALL_TAG) {
+            Some(call) => Carried::Call(call),
+            None => Carried::Reasoning(rest),
+        },
+        None => Carried::Encrypted,
     }
-    item
 }
 
-/// A function_call item for the client (namespace restored, see [`client_tool_name`]).
-pub(crate) fn function_call_item(
-    id: &str,
-    call_id: &str,
-    flat_name: &str,
-    arguments: &str,
-    status: &str,
-) -> Value {
-    let (namespace, name) = client_tool_name(flat_name);
-    let mut m = Map::new();
-    m.insert("type".into(), json!("function_call"));
-    m.insert("id".into(), json!(id));
-    m.insert("call_id".into(), json!(call_id));
-    m.insert("name".into(), json!(name));
-    if let Some(ns) = namespace {
-        m.insert("namespace".into(), json!(ns));
-    }
-    m.insert("arguments".into(), json!(arguments));
-    m.insert("status".into(), json!(status));
-    Value::Object(m)
-}
-
-/// A response object with every field the OpenAI SDK's `Response` model requires.
-pub(crate) struct ResponseObject<'a> {
+/// The response object, with every field the OpenAI SDK's `Response` model requires.
+#[derive(Debug, Serialize)]
+pub(crate) struct ResponseJson<'a, O> {
     pub id: &'a str,
+    object: &'static str,
     pub created_at: i64,
-    pub model: &'a str,
     pub status: &'a str,
-    pub output: Vec<Value>,
-    pub usage: Value,
-    pub incomplete_details: Value,
-    pub error: Value,
+    pub error: Option<ErrorJson<'a>>,
+    pub incomplete_details: Option<Incomplete>,
+    instructions: Option<()>,
+    max_output_tokens: Option<()>,
+    pub model: &'a str,
+    pub output: O,
+    parallel_tool_calls: bool,
+    previous_response_id: Option<()>,
+    reasoning: Option<()>,
+    store: bool,
+    temperature: Option<()>,
+    tool_choice: &'static str,
+    tools: EmptyArray,
+    top_p: Option<()>,
+    pub usage: Option<UsageJson>,
+    metadata: EmptyObject,
 }
 
-impl ResponseObject<'_> {
-    pub(crate) fn into_json(self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "response",
-            "created_at": self.created_at,
-            "status": self.status,
-            "error": self.error,
-            "incomplete_details": self.incomplete_details,
-            "instructions": null,
-            "max_output_tokens": null,
-            "model": self.model,
-            "output": self.output,
-            "parallel_tool_calls": true,
-            "previous_response_id": null,
-            "reasoning": null,
-            "store": false,
-            "temperature": null,
-            "tool_choice": "auto",
-            "tools": [],
-            "top_p": null,
-            "usage": self.usage,
-            "metadata": {},
-        })
+impl<'a, O> ResponseJson<'a, O> {
+    /// A response without error, details or usage.
+    pub(crate) fn new(
+        id: &'a str,
+        created_at: i64,
+        model: &'a str,
+        status: &'a str,
+        output: O,
+    ) -> Self {
+        Self {
+            id,
+            object: "response",
+            created_at,
+            status,
+            error: None,
+            incomplete_details: None,
+            instructions: None,
+            max_output_tokens: None,
+            model,
+            output,
+            parallel_tool_calls: true,
+            previous_response_id: None,
+            reasoning: None,
+            store: false,
+            temperature: None,
+            tool_choice: "auto",
+            tools: EmptyArray,
+            top_p: None,
+            usage: None,
+            metadata: EmptyObject,
+        }
     }
+}
+
+/// A failed response's `error`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorJson<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn flat_names_follow_codex() {

@@ -2,13 +2,21 @@
 //! SSE `event:` name when it is missing). Text, reasoning and argument deltas pass through as
 //! they come; `output_item.done` only fills in what no delta carried (some upstreams send whole
 //! items) plus a reasoning item's `encrypted_content`.
+//!
+//! Delta events (one per token) are read through a borrowed struct of the few fields they use,
+//! without building a `Value`; every other event, or a delta whose fields have unexpected types,
+//! is parsed as a `Value`.
 
 use crate::common::{finish_from_response, item_tool_name, str_at, u64_at, usage_from_json};
 use crate::response::{error_message, item_parts, reasoning_text, DecodedOutput};
 use omniroute_ir::{CodecError, FinishReason, Part, StreamDecoder, StreamEvent};
 use omniroute_protocol::sse::SseEvent;
+use serde::de::{Deserializer, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 /// Per-stream state (bounded by the number of output items).
 #[derive(Debug, Default)]
@@ -39,7 +47,101 @@ fn item_key(v: &Value) -> String {
     }
 }
 
+/// A string borrowed from the event text when it has no escapes (serde's `Option<Cow<str>>`
+/// always copies).
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                s: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+/// The fields of a delta event (`response.*.delta`); other fields are skipped unread.
+#[derive(Debug, Deserialize)]
+struct DeltaEvent<'a> {
+    #[serde(default, borrow, rename = "type")]
+    ty: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    item_id: Option<Text<'a>>,
+    #[serde(default)]
+    output_index: Option<u64>,
+    #[serde(default, borrow)]
+    delta: Option<Text<'a>>,
+}
+
 impl ResponsesStreamDecoder {
+    /// A delta event read without a `Value`. `false` when it is not one this path handles (the
+    /// caller then parses the event as a `Value`).
+    fn fast_delta(
+        &mut self,
+        data: &str,
+        sse_name: Option<&str>,
+        out: &mut Vec<StreamEvent>,
+    ) -> bool {
+        let Ok(ev) = serde_json::from_str::<DeltaEvent>(data) else {
+            return false;
+        };
+        let ty = match &ev.ty {
+            Some(t) => t.0.as_ref(),
+            None => sse_name.unwrap_or_default(),
+        };
+        // Items are tracked by id; an event without one takes the general path.
+        let Some(item_id) = ev.item_id.as_ref().map(|t| t.0.as_ref()) else {
+            return false;
+        };
+        let delta = ev.delta.as_ref().map(|t| t.0.as_ref()).unwrap_or_default();
+        let reasoning = match ty {
+            "response.output_text.delta" => false,
+            "response.refusal.delta" => {
+                self.refusal = true;
+                false
+            }
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => true,
+            "response.function_call_arguments.delta" => {
+                let index = self.tool_by_item.get(item_id).copied().or_else(|| {
+                    ev.output_index
+                        .and_then(|oi| self.tool_by_output.get(&oi))
+                        .copied()
+                });
+                self.start(None, None, out);
+                if let Some(index) = index {
+                    self.tool_args(index, delta, out);
+                }
+                return true;
+            }
+            _ => return false,
+        };
+        self.start(None, None, out);
+        if !delta.is_empty() {
+            if !self.streamed.contains(item_id) {
+                self.streamed.insert(item_id.to_string());
+            }
+            self.emit_text(delta.to_string(), reasoning, out);
+        }
+        true
+    }
+
     fn start(&mut self, id: Option<String>, model: Option<String>, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
@@ -92,9 +194,12 @@ impl ResponsesStreamDecoder {
         if text.is_empty() {
             return;
         }
-        self.content = true;
         self.streamed.insert(item_key(v));
-        let text = text.to_string();
+        self.emit_text(text.to_string(), reasoning, out);
+    }
+
+    fn emit_text(&mut self, text: String, reasoning: bool, out: &mut Vec<StreamEvent>) {
+        self.content = true;
         out.push(if reasoning {
             StreamEvent::ReasoningDelta { text }
         } else {
@@ -186,6 +291,9 @@ impl ResponsesStreamDecoder {
 impl StreamDecoder for ResponsesStreamDecoder {
     fn push(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
         if self.ended || event.is_done() || event.data.trim().is_empty() {
+            return Ok(());
+        }
+        if self.fast_delta(&event.data, event.event.as_deref(), out) {
             return Ok(());
         }
         let v: Value = serde_json::from_str(&event.data)

@@ -4,15 +4,24 @@
 //! `response.output_item.done`, then `response.completed` / `response.incomplete` carrying the
 //! whole output and usage, or `response.failed` when the upstream broke. Every event has a
 //! strictly increasing `sequence_number`.
+//!
+//! Events are borrowed, serializable structs written straight into the output buffer (no
+//! `Value` is built): a delta costs one serialization of its own fields, and the text of an item
+//! is accumulated once, in the item's state, then moved into the finished output.
+//!
+//! A tool call with a signature (Gemini `thoughtSignature`) is preceded by a reasoning item
+//! whose `encrypted_content` carries it ([`crate::common::wrap_call_signature`]); Codex replays
+//! it and the request decoder gives the signature back to the call.
 
 use crate::common::{
-    function_call_item, item_id, message_item, now_secs, reasoning_item, response_id, status_for,
-    to_json, usage_to_json, ResponseObject,
+    client_tool_name, item_id, now_secs, response_id, status_for, usage_json, wrap_call_signature,
+    wrap_signature, EmptyArray, ErrorJson, FunctionCallItem, MessageItem, OutputText,
+    ReasoningItem, ResponseJson, SummaryText,
 };
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use omniroute_ir::{FinishReason, StreamEncoder, StreamEnd, StreamEvent, Usage};
-use omniroute_protocol::sse;
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
 
 /// The message or reasoning item being streamed.
 #[derive(Debug)]
@@ -40,8 +49,239 @@ struct OpenTool {
     id: String,
     index: usize,
     call_id: String,
+    /// The name and namespace the client knows the tool by.
     name: String,
+    namespace: Option<String>,
     arguments: String,
+}
+
+/// A finished output item, kept for the final response object.
+#[derive(Debug)]
+enum Done {
+    Message {
+        id: String,
+        text: String,
+        status: &'static str,
+    },
+    Reasoning {
+        id: String,
+        text: String,
+        encrypted: Option<String>,
+    },
+    Call {
+        tool: OpenTool,
+        status: &'static str,
+    },
+}
+
+impl Serialize for Done {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Done::Message { id, text, status } => {
+                MessageItem::new(id, Some(text), status).serialize(s)
+            }
+            Done::Reasoning {
+                id,
+                text,
+                encrypted,
+            } => ReasoningItem::new(id, text, encrypted.as_deref()).serialize(s),
+            Done::Call { tool: t, status } => FunctionCallItem::new(
+                &t.id,
+                &t.call_id,
+                &t.name,
+                t.namespace.as_deref(),
+                &t.arguments,
+                status,
+            )
+            .serialize(s),
+        }
+    }
+}
+
+/// The finished items in output order.
+struct Output<'a>(&'a [(usize, Done)]);
+
+impl Serialize for Output<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (_, item) in self.0 {
+            seq.serialize_element(item)?;
+        }
+        seq.end()
+    }
+}
+
+// ------------------------------------------------------------------------- events
+//
+// Every event starts with `type` and `sequence_number`, then its own fields.
+
+#[derive(Serialize)]
+struct ResponseEvent<'a, R> {
+    r#type: &'a str,
+    sequence_number: u64,
+    response: R,
+}
+
+#[derive(Serialize)]
+struct ItemEvent<'a, I> {
+    r#type: &'a str,
+    sequence_number: u64,
+    output_index: usize,
+    item: I,
+}
+
+#[derive(Serialize)]
+struct ContentPartEvent<'a> {
+    r#type: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: usize,
+    part: OutputText<'a>,
+}
+
+#[derive(Serialize)]
+struct TextDoneEvent<'a> {
+    r#type: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: usize,
+    text: &'a str,
+    logprobs: EmptyArray,
+}
+
+#[derive(Serialize)]
+struct SummaryPartEvent<'a> {
+    r#type: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: usize,
+    part: SummaryText<'a>,
+}
+
+#[derive(Serialize)]
+struct SummaryDoneEvent<'a> {
+    r#type: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: usize,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct ArgsDoneEvent<'a> {
+    r#type: &'a str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    arguments: &'a str,
+}
+
+/// Write one SSE event (`event: ty`, one `data:` line — compact JSON has no raw newline) into
+/// `out`. Serializing these structs into a buffer cannot fail; if it somehow did, the partial
+/// event is removed rather than sent.
+fn write_event<T: Serialize>(out: &mut BytesMut, ty: &str, event: &T) {
+    let start = out.len();
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(ty.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    match serde_json::to_writer((&mut *out).writer(), event) {
+        Ok(()) => out.extend_from_slice(b"\n\n"),
+        Err(_) => out.truncate(start),
+    }
+}
+
+/// Write a delta event — the hot path, one per upstream token — by hand: the same bytes as the
+/// serde structs above give (`type`, `sequence_number`, `item_id`, `output_index`, then `index`
+/// (e.g. `,"content_index":0`), `delta`, `tail` (e.g. `,"logprobs":[]`)), without the
+/// serializer's per-token writes.
+#[allow(clippy::too_many_arguments)]
+fn write_delta(
+    out: &mut BytesMut,
+    ty: &str,
+    seq: u64,
+    item_id: &str,
+    output_index: usize,
+    index: &str,
+    delta: &str,
+    tail: &str,
+) {
+    out.reserve(2 * ty.len() + item_id.len() + delta.len() + index.len() + tail.len() + 96);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(ty.as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(ty.as_bytes());
+    out.extend_from_slice(b"\",\"sequence_number\":");
+    write_u64(out, seq);
+    out.extend_from_slice(b",\"item_id\":");
+    write_json_str(out, item_id);
+    out.extend_from_slice(b",\"output_index\":");
+    write_u64(out, output_index as u64);
+    out.extend_from_slice(index.as_bytes());
+    out.extend_from_slice(b",\"delta\":");
+    write_json_str(out, delta);
+    out.extend_from_slice(tail.as_bytes());
+    out.extend_from_slice(b"}\n\n");
+}
+
+/// A JSON number.
+fn write_u64(out: &mut BytesMut, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// A JSON string, escaped exactly as `serde_json` does (`"`, `\\`, the short escapes
+/// `\b \f \n \r \t`, other control characters as `\u00xx`; everything else verbatim).
+fn write_json_str(out: &mut BytesMut, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.extend_from_slice(b"\"");
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(b"\"");
+}
+
+/// The next sequence number.
+fn next(seq: &mut u64) -> u64 {
+    let n = *seq;
+    *seq += 1;
+    n
 }
 
 /// Per-stream state. The finished items are kept for the final `response.completed`, which
@@ -60,7 +300,7 @@ pub struct ResponsesStreamEncoder {
     /// IR tool indexes already started (open or closed).
     seen_tools: Vec<usize>,
     /// Finished items with their output index.
-    output: Vec<(usize, Value)>,
+    output: Vec<(usize, Done)>,
     usage: Usage,
     finish: Option<FinishReason>,
     error: Option<String>,
@@ -87,29 +327,15 @@ impl ResponsesStreamEncoder {
         }
     }
 
-    /// One SSE event: `type` and `sequence_number` first, then `fields`.
-    fn emit(&mut self, out: &mut BytesMut, ty: &str, fields: Value) {
-        let mut m = Map::new();
-        m.insert("type".into(), json!(ty));
-        m.insert("sequence_number".into(), json!(self.seq));
-        self.seq += 1;
-        if let Value::Object(f) = fields {
-            m.extend(f);
-        }
-        out.extend_from_slice(&sse::encode(Some(ty), &to_json(&Value::Object(m))));
-    }
-
-    fn response<'a>(&'a self, status: &'a str, output: Vec<Value>) -> ResponseObject<'a> {
-        ResponseObject {
-            id: &self.id,
-            created_at: self.created_at,
-            model: &self.model,
-            status,
-            output,
-            usage: Value::Null,
-            incomplete_details: Value::Null,
-            error: Value::Null,
-        }
+    /// An item event (`response.output_item.added` / `.done`).
+    fn emit_item<I: Serialize>(&mut self, out: &mut BytesMut, ty: &str, index: usize, item: I) {
+        let ev = ItemEvent {
+            r#type: ty,
+            sequence_number: next(&mut self.seq),
+            output_index: index,
+            item,
+        };
+        write_event(out, ty, &ev);
     }
 
     fn ensure_started(&mut self, out: &mut BytesMut) {
@@ -117,9 +343,20 @@ impl ResponsesStreamEncoder {
             return;
         }
         self.started = true;
-        let resp = self.response("in_progress", Vec::new()).into_json();
-        self.emit(out, "response.created", json!({ "response": resp.clone() }));
-        self.emit(out, "response.in_progress", json!({ "response": resp }));
+        for ty in ["response.created", "response.in_progress"] {
+            let ev = ResponseEvent {
+                r#type: ty,
+                sequence_number: next(&mut self.seq),
+                response: ResponseJson::new(
+                    &self.id,
+                    self.created_at,
+                    &self.model,
+                    "in_progress",
+                    EmptyArray,
+                ),
+            };
+            write_event(out, ty, &ev);
+        }
     }
 
     fn take_index(&mut self) -> usize {
@@ -129,28 +366,33 @@ impl ResponsesStreamEncoder {
     }
 
     /// Close the open message or reasoning item.
-    fn close_open(&mut self, status: &str, encrypted: Option<&str>, out: &mut BytesMut) {
+    fn close_open(&mut self, status: &'static str, encrypted: Option<String>, out: &mut BytesMut) {
         match std::mem::replace(&mut self.open, Open::None) {
             Open::None => {}
             Open::Message { id, index, text } => {
-                self.emit(
-                    out,
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0,
-                           "text": text, "logprobs": []}),
-                );
-                self.emit(
-                    out,
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0,
-                           "part": {"type": "output_text", "text": text, "annotations": []}}),
-                );
-                let item = message_item(&id, &text, status);
-                self.emit(
-                    out,
-                    "response.output_item.done",
-                    json!({"output_index": index, "item": item.clone()}),
-                );
+                let ty = "response.output_text.done";
+                let ev = TextDoneEvent {
+                    r#type: ty,
+                    sequence_number: next(&mut self.seq),
+                    item_id: &id,
+                    output_index: index,
+                    content_index: 0,
+                    text: &text,
+                    logprobs: EmptyArray,
+                };
+                write_event(out, ty, &ev);
+                let ty = "response.content_part.done";
+                let ev = ContentPartEvent {
+                    r#type: ty,
+                    sequence_number: next(&mut self.seq),
+                    item_id: &id,
+                    output_index: index,
+                    content_index: 0,
+                    part: OutputText::new(&text),
+                };
+                write_event(out, ty, &ev);
+                let item = Done::Message { id, text, status };
+                self.emit_item(out, "response.output_item.done", index, &item);
                 self.output.push((index, item));
             }
             Open::Reasoning {
@@ -160,50 +402,59 @@ impl ResponsesStreamEncoder {
                 part,
             } => {
                 if part {
-                    self.emit(
-                        out,
-                        "response.reasoning_summary_text.done",
-                        json!({"item_id": id, "output_index": index, "summary_index": 0,
-                               "text": text}),
-                    );
-                    self.emit(
-                        out,
-                        "response.reasoning_summary_part.done",
-                        json!({"item_id": id, "output_index": index, "summary_index": 0,
-                               "part": {"type": "summary_text", "text": text}}),
-                    );
+                    let ty = "response.reasoning_summary_text.done";
+                    let ev = SummaryDoneEvent {
+                        r#type: ty,
+                        sequence_number: next(&mut self.seq),
+                        item_id: &id,
+                        output_index: index,
+                        summary_index: 0,
+                        text: &text,
+                    };
+                    write_event(out, ty, &ev);
+                    let ty = "response.reasoning_summary_part.done";
+                    let ev = SummaryPartEvent {
+                        r#type: ty,
+                        sequence_number: next(&mut self.seq),
+                        item_id: &id,
+                        output_index: index,
+                        summary_index: 0,
+                        part: SummaryText::new(&text),
+                    };
+                    write_event(out, ty, &ev);
                 }
-                let item = reasoning_item(&id, &text, encrypted);
-                self.emit(
-                    out,
-                    "response.output_item.done",
-                    json!({"output_index": index, "item": item.clone()}),
-                );
+                let item = Done::Reasoning {
+                    id,
+                    text,
+                    encrypted,
+                };
+                self.emit_item(out, "response.output_item.done", index, &item);
                 self.output.push((index, item));
             }
         }
     }
 
     /// Close every open function_call item, in output order.
-    fn close_tools(&mut self, status: &str, out: &mut BytesMut) {
+    fn close_tools(&mut self, status: &'static str, out: &mut BytesMut) {
         let tools = std::mem::take(&mut self.tools);
         for t in tools {
-            self.emit(
-                out,
-                "response.function_call_arguments.done",
-                json!({"item_id": t.id, "output_index": t.index, "arguments": t.arguments}),
-            );
-            let item = function_call_item(&t.id, &t.call_id, &t.name, &t.arguments, status);
-            self.emit(
-                out,
-                "response.output_item.done",
-                json!({"output_index": t.index, "item": item.clone()}),
-            );
-            self.output.push((t.index, item));
+            let ty = "response.function_call_arguments.done";
+            let ev = ArgsDoneEvent {
+                r#type: ty,
+                sequence_number: next(&mut self.seq),
+                item_id: &t.id,
+                output_index: t.index,
+                arguments: &t.arguments,
+            };
+            write_event(out, ty, &ev);
+            let index = t.index;
+            let item = Done::Call { tool: t, status };
+            self.emit_item(out, "response.output_item.done", index, &item);
+            self.output.push((index, item));
         }
     }
 
-    fn close_all(&mut self, status: &str, out: &mut BytesMut) {
+    fn close_all(&mut self, status: &'static str, out: &mut BytesMut) {
         self.close_open(status, None, out);
         self.close_tools(status, out);
     }
@@ -211,18 +462,22 @@ impl ResponsesStreamEncoder {
     fn open_message(&mut self, out: &mut BytesMut) {
         let index = self.take_index();
         let id = item_id("msg_", &self.id, index);
-        self.emit(
+        self.emit_item(
             out,
             "response.output_item.added",
-            json!({"output_index": index, "item": {"type": "message", "id": id,
-                   "status": "in_progress", "role": "assistant", "content": []}}),
+            index,
+            MessageItem::new(&id, None, "in_progress"),
         );
-        self.emit(
-            out,
-            "response.content_part.added",
-            json!({"item_id": id, "output_index": index, "content_index": 0,
-                   "part": {"type": "output_text", "text": "", "annotations": []}}),
-        );
+        let ty = "response.content_part.added";
+        let ev = ContentPartEvent {
+            r#type: ty,
+            sequence_number: next(&mut self.seq),
+            item_id: &id,
+            output_index: index,
+            content_index: 0,
+            part: OutputText::new(""),
+        };
+        write_event(out, ty, &ev);
         self.open = Open::Message {
             id,
             index,
@@ -233,11 +488,11 @@ impl ResponsesStreamEncoder {
     fn open_reasoning(&mut self, id: Option<String>, out: &mut BytesMut) {
         let index = self.take_index();
         let id = id.unwrap_or_else(|| item_id("rs_", &self.id, index));
-        self.emit(
+        self.emit_item(
             out,
             "response.output_item.added",
-            json!({"output_index": index, "item": {"id": id, "type": "reasoning",
-                   "summary": []}}),
+            index,
+            ReasoningItem::new(&id, "", None),
         );
         self.open = Open::Reasoning {
             id,
@@ -252,19 +507,19 @@ impl ResponsesStreamEncoder {
             self.close_all("completed", out);
             self.open_message(out);
         }
-        let (id, index) = match &mut self.open {
-            Open::Message { id, index, text } => {
-                text.push_str(delta);
-                (id.clone(), *index)
-            }
-            _ => return,
-        };
-        self.emit(
-            out,
-            "response.output_text.delta",
-            json!({"item_id": id, "output_index": index, "content_index": 0,
-                   "delta": delta, "logprobs": []}),
-        );
+        if let Open::Message { id, index, text } = &mut self.open {
+            text.push_str(delta);
+            write_delta(
+                out,
+                "response.output_text.delta",
+                next(&mut self.seq),
+                id,
+                *index,
+                ",\"content_index\":0",
+                delta,
+                ",\"logprobs\":[]",
+            );
+        }
     }
 
     fn reasoning_delta(&mut self, delta: &str, out: &mut BytesMut) {
@@ -272,37 +527,41 @@ impl ResponsesStreamEncoder {
             self.close_all("completed", out);
             self.open_reasoning(None, out);
         }
-        let (id, index, first) = match &mut self.open {
-            Open::Reasoning {
-                id,
-                index,
-                text,
-                part,
-            } => {
-                let first = !*part;
+        if let Open::Reasoning {
+            id,
+            index,
+            text,
+            part,
+        } = &mut self.open
+        {
+            if !*part {
                 *part = true;
-                text.push_str(delta);
-                (id.clone(), *index, first)
+                let ty = "response.reasoning_summary_part.added";
+                let ev = SummaryPartEvent {
+                    r#type: ty,
+                    sequence_number: next(&mut self.seq),
+                    item_id: id,
+                    output_index: *index,
+                    summary_index: 0,
+                    part: SummaryText::new(""),
+                };
+                write_event(out, ty, &ev);
             }
-            _ => return,
-        };
-        if first {
-            self.emit(
+            text.push_str(delta);
+            write_delta(
                 out,
-                "response.reasoning_summary_part.added",
-                json!({"item_id": id, "output_index": index, "summary_index": 0,
-                       "part": {"type": "summary_text", "text": ""}}),
+                "response.reasoning_summary_text.delta",
+                next(&mut self.seq),
+                id,
+                *index,
+                ",\"summary_index\":0",
+                delta,
+                "",
             );
         }
-        self.emit(
-            out,
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": id, "output_index": index, "summary_index": 0,
-                   "delta": delta}),
-        );
     }
 
-    fn reasoning_encrypted(&mut self, id: Option<&str>, encrypted: &str, out: &mut BytesMut) {
+    fn reasoning_encrypted(&mut self, id: Option<&str>, encrypted: String, out: &mut BytesMut) {
         if !matches!(self.open, Open::Reasoning { .. }) {
             self.close_all("completed", out);
             let id = id.filter(|i| i.starts_with("rs_")).map(str::to_string);
@@ -311,26 +570,40 @@ impl ResponsesStreamEncoder {
         self.close_open("completed", Some(encrypted), out);
     }
 
-    fn tool_start(&mut self, tool: usize, call_id: &str, name: &str, out: &mut BytesMut) {
+    fn tool_start(
+        &mut self,
+        tool: usize,
+        call_id: &str,
+        name: &str,
+        signature: Option<&str>,
+        out: &mut BytesMut,
+    ) {
         if self.seen_tools.contains(&tool) {
             return;
         }
         self.seen_tools.push(tool);
         self.close_open("completed", None, out);
+        if let Some(sig) = signature.filter(|s| !s.is_empty()) {
+            // The call's signature rides in a reasoning item just before it (see module docs).
+            self.open_reasoning(None, out);
+            self.close_open("completed", Some(wrap_call_signature(sig)), out);
+        }
         let index = self.take_index();
         let id = item_id("fc_", &self.id, index);
-        let item = function_call_item(&id, call_id, name, "", "in_progress");
-        self.emit(
+        let (namespace, name) = client_tool_name(name);
+        self.emit_item(
             out,
             "response.output_item.added",
-            json!({"output_index": index, "item": item}),
+            index,
+            FunctionCallItem::new(&id, call_id, &name, namespace.as_deref(), "", "in_progress"),
         );
         self.tools.push(OpenTool {
             tool,
             id,
             index,
             call_id: call_id.to_string(),
-            name: name.to_string(),
+            name,
+            namespace,
             arguments: String::new(),
         });
     }
@@ -341,17 +614,16 @@ impl ResponsesStreamEncoder {
             return;
         };
         t.arguments.push_str(fragment);
-        let (id, index) = (t.id.clone(), t.index);
-        self.emit(
+        write_delta(
             out,
             "response.function_call_arguments.delta",
-            json!({"item_id": id, "output_index": index, "delta": fragment}),
+            next(&mut self.seq),
+            &t.id,
+            t.index,
+            "",
+            fragment,
+            "",
         );
-    }
-
-    fn final_output(&mut self) -> Vec<Value> {
-        self.output.sort_by_key(|(i, _)| *i);
-        self.output.iter().map(|(_, v)| v.clone()).collect()
     }
 }
 
@@ -383,21 +655,23 @@ impl StreamEncoder for ResponsesStreamEncoder {
             }
             StreamEvent::ReasoningEncrypted { id, encrypted } => {
                 self.ensure_started(out);
-                self.reasoning_encrypted(id.as_deref(), encrypted, out);
+                self.reasoning_encrypted(id.as_deref(), encrypted.clone(), out);
             }
             // Signatures travel in encrypted_content (see common::wrap_signature) so that an
             // echoed history gets them back; redacted thinking has no Responses form.
             StreamEvent::ReasoningSignature { signature } => {
                 self.ensure_started(out);
-                let wrapped = crate::common::wrap_signature(signature);
-                self.reasoning_encrypted(None, &wrapped, out);
+                self.reasoning_encrypted(None, wrap_signature(signature), out);
             }
             StreamEvent::RedactedReasoning { .. } => {}
             StreamEvent::ToolCallStart {
-                index, id, name, ..
+                index,
+                id,
+                name,
+                signature,
             } => {
                 self.ensure_started(out);
-                self.tool_start(*index, id, name, out);
+                self.tool_start(*index, id, name, signature.as_deref(), out);
             }
             StreamEvent::ToolCallArgs { index, fragment } => {
                 if !fragment.is_empty() {
@@ -423,38 +697,184 @@ impl StreamEncoder for ResponsesStreamEncoder {
             return;
         }
         self.ensure_started(out);
-        let failure = match (end, &self.error) {
-            (_, Some(upstream)) => Some(upstream.clone()),
+        let failure = match (end, self.error.take()) {
+            (_, Some(upstream)) => Some(upstream),
             (StreamEnd::Aborted(msg), None) => Some(msg.clone()),
             (StreamEnd::Complete, None) => None,
         };
-        match failure {
-            Some(message) => {
-                self.close_all("incomplete", out);
-                let output = self.final_output();
-                let mut resp = self.response("failed", output);
-                resp.usage = usage_to_json(&self.usage);
-                resp.error = json!({"code": "upstream_error", "message": message});
-                let resp = resp.into_json();
-                self.emit(out, "response.failed", json!({ "response": resp }));
-            }
-            None => {
-                self.close_all("completed", out);
-                let reason = self.finish.clone().unwrap_or(FinishReason::Stop);
-                let (status, incomplete_details) = status_for(&reason);
-                let output = self.final_output();
-                let mut resp = self.response(status, output);
-                resp.usage = usage_to_json(&self.usage);
-                resp.incomplete_details = incomplete_details;
-                let resp = resp.into_json();
-                let ty = if status == "completed" {
-                    "response.completed"
-                } else {
-                    "response.incomplete"
-                };
-                self.emit(out, ty, json!({ "response": resp }));
-            }
-        }
+        let (status, incomplete_details) = match &failure {
+            Some(_) => ("failed", None),
+            None => status_for(self.finish.as_ref().unwrap_or(&FinishReason::Stop)),
+        };
+        self.close_all(
+            if failure.is_some() {
+                "incomplete"
+            } else {
+                "completed"
+            },
+            out,
+        );
+        let ty = match (&failure, status) {
+            (Some(_), _) => "response.failed",
+            (None, "completed") => "response.completed",
+            (None, _) => "response.incomplete",
+        };
+        let mut output = std::mem::take(&mut self.output);
+        output.sort_by_key(|(i, _)| *i);
+        let mut resp = ResponseJson::new(
+            &self.id,
+            self.created_at,
+            &self.model,
+            status,
+            Output(&output),
+        );
+        resp.usage = usage_json(&self.usage);
+        resp.incomplete_details = incomplete_details;
+        resp.error = failure.as_deref().map(|message| ErrorJson {
+            code: "upstream_error",
+            message,
+        });
+        let ev = ResponseEvent {
+            r#type: ty,
+            sequence_number: next(&mut self.seq),
+            response: resp,
+        };
+        write_event(out, ty, &ev);
+        self.output = output;
         self.done = true;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct TextDeltaEvent<'a> {
+        r#type: &'a str,
+        sequence_number: u64,
+        item_id: &'a str,
+        output_index: usize,
+        content_index: usize,
+        delta: &'a str,
+        logprobs: EmptyArray,
+    }
+
+    #[derive(Serialize)]
+    struct SummaryDeltaEvent<'a> {
+        r#type: &'a str,
+        sequence_number: u64,
+        item_id: &'a str,
+        output_index: usize,
+        summary_index: usize,
+        delta: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct ArgsDeltaEvent<'a> {
+        r#type: &'a str,
+        sequence_number: u64,
+        item_id: &'a str,
+        output_index: usize,
+        delta: &'a str,
+    }
+
+    fn strings() -> Vec<String> {
+        let mut v: Vec<String> = (0u32..0x80)
+            .filter_map(char::from_u32)
+            .map(|c| format!("a{c}b"))
+            .collect();
+        v.extend(
+            [
+                "",
+                "plain",
+                "\"quoted\" \\ back\\slash",
+                "line\nbreak\r\n\ttab",
+                "\u{7f}\u{80}\u{2028}\u{2029} é ✓ 😀",
+                "\u{0}\u{1}\u{1f}",
+                "</script>&<>",
+            ]
+            .map(str::to_string),
+        );
+        v
+    }
+
+    #[test]
+    fn json_strings_are_escaped_like_serde_json() {
+        for s in strings() {
+            let mut out = BytesMut::new();
+            write_json_str(&mut out, &s);
+            assert_eq!(
+                std::str::from_utf8(&out).unwrap(),
+                serde_json::to_string(&s).unwrap(),
+                "{s:?}"
+            );
+        }
+        for n in [0u64, 7, 10, 99, 100, 12345, u64::MAX] {
+            let mut out = BytesMut::new();
+            write_u64(&mut out, n);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), n.to_string());
+        }
+    }
+
+    /// The hand-written deltas are byte for byte what the serde structs give.
+    #[test]
+    fn hand_written_deltas_match_serde() {
+        for (i, s) in strings().into_iter().enumerate() {
+            let id = format!("msg_{i}\"x");
+            let seq = i as u64 * 1_000_003;
+            let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+
+            let ty = "response.output_text.delta";
+            write_delta(
+                &mut a,
+                ty,
+                seq,
+                &id,
+                i,
+                ",\"content_index\":0",
+                &s,
+                ",\"logprobs\":[]",
+            );
+            let ev = TextDeltaEvent {
+                r#type: ty,
+                sequence_number: seq,
+                item_id: &id,
+                output_index: i,
+                content_index: 0,
+                delta: &s,
+                logprobs: EmptyArray,
+            };
+            write_event(&mut b, ty, &ev);
+
+            let ty = "response.reasoning_summary_text.delta";
+            write_delta(&mut a, ty, seq, &id, i, ",\"summary_index\":0", &s, "");
+            let ev = SummaryDeltaEvent {
+                r#type: ty,
+                sequence_number: seq,
+                item_id: &id,
+                output_index: i,
+                summary_index: 0,
+                delta: &s,
+            };
+            write_event(&mut b, ty, &ev);
+
+            let ty = "response.function_call_arguments.delta";
+            write_delta(&mut a, ty, seq, &id, i, "", &s, "");
+            let ev = ArgsDeltaEvent {
+                r#type: ty,
+                sequence_number: seq,
+                item_id: &id,
+                output_index: i,
+                delta: &s,
+            };
+            write_event(&mut b, ty, &ev);
+
+            assert_eq!(
+                std::str::from_utf8(&a).unwrap(),
+                std::str::from_utf8(&b).unwrap()
+            );
+        }
     }
 }

@@ -17,6 +17,18 @@
 //! Responses client is answered, a call whose name is in that table gets back its `name` and
 //! `namespace` fields, every other name is sent unchanged. The encoders have no per-request
 //! context, hence the table.
+//!
+//! # Signatures of other formats
+//!
+//! Responses has no field for another format's signatures, so they ride in a reasoning item's
+//! `encrypted_content`, which clients such as Codex (asking for `reasoning.encrypted_content`)
+//! replay verbatim: `omniroute-sig:v1:` + a reasoning signature (Anthropic thinking, Gemini
+//! thought), or `omniroute-sig:v1:call:` + the signature of a function call (Gemini
+//! `thoughtSignature` on a `functionCall` part), in a reasoning item with an empty summary placed
+//! just before that call's `function_call` item. The request decoder restores the first as the
+//! reasoning part's signature and gives the second to the next `function_call` of the same
+//! assistant turn (a tagged item whose call never comes is dropped with a warning). Neither is
+//! ever sent to a Responses upstream.
 
 pub mod common;
 pub mod decoder;

@@ -1,7 +1,9 @@
 //! `POST /v1/responses` request bodies: a client's body → IR (`decode_request`) and IR → an
 //! upstream body (`encode_request`).
 
-use crate::common::{item_tool_name, remember_namespaced, str_at, u64_at};
+use crate::common::{
+    item_tool_name, remember_namespaced, str_at, u64_at, unwrap_signature, Carried,
+};
 use omniroute_ir::{
     make_call_id, ChatRequest, CodecError, ImageSource, Message, Part, Reasoning, ResponseFormat,
     Role, Tool, ToolChoice,
@@ -50,6 +52,7 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, CodecError> {
             for (i, item) in items.iter().enumerate() {
                 b.item(i, item)?;
             }
+            b.finish();
         }
         Some(_) => {
             return Err(CodecError::new(
@@ -128,10 +131,32 @@ struct Builder {
     warnings: Vec<String>,
     /// call_id → tool name, to name tool results.
     call_names: HashMap<String, String>,
+    /// A function call's signature carried by a reasoning item (input index, signature),
+    /// waiting for the next `function_call` item of the same assistant turn.
+    pending_call_signature: Option<(usize, String)>,
 }
 
 impl Builder {
+    /// A carried call signature whose call never came is dropped (never sent as a reasoning
+    /// signature, which the upstream would reject or misplace).
+    fn drop_call_signature(&mut self, i: usize) {
+        self.warnings.push(format!(
+            "input[{i}]: function call signature without a following function_call dropped"
+        ));
+    }
+
+    /// The input ended: a signature still waiting for its call is dropped.
+    fn finish(&mut self) {
+        if let Some((j, _)) = self.pending_call_signature.take() {
+            self.drop_call_signature(j);
+        }
+    }
+
     fn push(&mut self, role: Role, part: Part) {
+        // A user item ends the assistant turn a carried call signature belonged to.
+        if role == Role::User {
+            self.finish();
+        }
         match self.messages.last_mut() {
             Some(m) if m.role == role => m.content.push(part),
             _ => self.messages.push(Message {
@@ -167,13 +192,14 @@ impl Builder {
                     Some(other) => other.to_string(),
                 };
                 self.call_names.insert(id.clone(), name.clone());
+                let signature = self.pending_call_signature.take().map(|(_, sig)| sig);
                 self.push(
                     Role::Assistant,
                     Part::ToolCall {
                         id,
                         name,
                         arguments,
-                        signature: None,
+                        signature,
                     },
                 );
                 Ok(())
@@ -214,12 +240,28 @@ impl Builder {
                 }
                 let mut encrypted = str_at(item, "encrypted_content").map(str::to_string);
                 // a signature we carried for another format comes back as itself
-                let signature = encrypted
-                    .as_deref()
-                    .and_then(crate::common::unwrap_signature)
-                    .map(str::to_string);
-                if signature.is_some() {
-                    encrypted = None;
+                let mut signature = None;
+                match encrypted.as_deref().map(unwrap_signature) {
+                    None | Some(Carried::Encrypted) => {}
+                    Some(Carried::Reasoning(sig)) => {
+                        signature = Some(sig.to_string());
+                        encrypted = None;
+                    }
+                    // the signature of the function call that follows: held for that call
+                    Some(Carried::Call(sig)) => {
+                        if sig.is_empty() {
+                            self.warnings
+                                .push(format!("input[{i}]: empty function call signature dropped"));
+                        } else if let Some((j, _)) =
+                            self.pending_call_signature.replace((i, sig.to_string()))
+                        {
+                            self.drop_call_signature(j);
+                        }
+                        encrypted = None;
+                        if text.is_empty() {
+                            return Ok(());
+                        }
+                    }
                 }
                 if text.is_empty() && encrypted.is_none() && signature.is_none() {
                     self.warnings

@@ -1,13 +1,16 @@
 //! Non-stream response objects: an upstream's response → IR (`decode_response`) and IR → the
-//! response object a Responses client expects (`encode_response`).
+//! response object a Responses client expects (`encode_response`, or `encode_response_bytes`
+//! for the same object as JSON text without building a `Value`).
 
 use crate::common::{
-    finish_from_response, function_call_item, item_id, item_tool_name, message_item, now_secs,
-    reasoning_item, response_id, status_for, str_at, usage_from_json, usage_to_json,
-    ResponseObject,
+    client_tool_name, finish_from_response, item_id, item_tool_name, now_secs, response_id,
+    status_for, str_at, to_value, usage_from_json, usage_json, wrap_call_signature, wrap_signature,
+    FunctionCallItem, MessageItem, ReasoningItem, ResponseJson,
 };
 use omniroute_ir::{ChatResponse, CodecError, Part};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The error message of an `error` object (or string).
 pub(crate) fn error_message(err: &Value) -> String {
@@ -140,20 +143,76 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, CodecError> {
     })
 }
 
+/// One output item for the client, borrowing from the IR parts where it can.
+#[derive(Debug)]
+enum OutputItem<'a> {
+    Message {
+        id: String,
+        text: Cow<'a, str>,
+    },
+    Reasoning {
+        id: String,
+        text: &'a str,
+        encrypted: Option<Cow<'a, str>>,
+    },
+    Call {
+        id: String,
+        call_id: &'a str,
+        name: String,
+        namespace: Option<String>,
+        arguments: &'a str,
+    },
+}
+
+impl Serialize for OutputItem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OutputItem::Message { id, text } => {
+                MessageItem::new(id, Some(text), "completed").serialize(s)
+            }
+            OutputItem::Reasoning {
+                id,
+                text,
+                encrypted,
+            } => ReasoningItem::new(id, text, encrypted.as_deref()).serialize(s),
+            OutputItem::Call {
+                id,
+                call_id,
+                name,
+                namespace,
+                arguments,
+            } => FunctionCallItem::new(
+                id,
+                call_id,
+                name,
+                namespace.as_deref(),
+                arguments,
+                "completed",
+            )
+            .serialize(s),
+        }
+    }
+}
+
 /// The output items for IR content parts: consecutive texts make one message; reasoning and
-/// tool calls one item each.
-pub(crate) fn output_items(resp_id: &str, parts: &[Part]) -> Vec<Value> {
+/// tool calls one item each. A tool call with a signature (Gemini `thoughtSignature`) is preceded
+/// by a reasoning item carrying it ([`wrap_call_signature`]), which the request decoder gives
+/// back to the call.
+fn output_items<'a>(resp_id: &str, parts: &'a [Part]) -> Vec<OutputItem<'a>> {
     let mut items = Vec::new();
-    let mut text: Option<String> = None;
-    let flush = |text: &mut Option<String>, items: &mut Vec<Value>| {
-        if let Some(t) = text.take() {
+    let mut text: Option<Cow<'a, str>> = None;
+    let flush = |text: &mut Option<Cow<'a, str>>, items: &mut Vec<OutputItem<'a>>| {
+        if let Some(text) = text.take() {
             let id = item_id("msg_", resp_id, items.len());
-            items.push(message_item(&id, &t, "completed"));
+            items.push(OutputItem::Message { id, text });
         }
     };
     for part in parts {
         match part {
-            Part::Text { text: t } => text.get_or_insert_with(String::new).push_str(t),
+            Part::Text { text: t } => match &mut text {
+                None => text = Some(Cow::Borrowed(t)),
+                Some(acc) => acc.to_mut().push_str(t),
+            },
             Part::Reasoning {
                 text: t,
                 encrypted,
@@ -162,12 +221,11 @@ pub(crate) fn output_items(resp_id: &str, parts: &[Part]) -> Vec<Value> {
                 ..
             } => {
                 flush(&mut text, &mut items);
-                let encrypted = encrypted.clone().or_else(|| {
-                    signature
-                        .as_deref()
-                        .filter(|s| !s.is_empty())
-                        .map(crate::common::wrap_signature)
-                });
+                let encrypted = match (encrypted, signature.as_deref().filter(|s| !s.is_empty())) {
+                    (Some(e), _) => Some(Cow::Borrowed(e.as_str())),
+                    (None, Some(sig)) => Some(Cow::Owned(wrap_signature(sig))),
+                    (None, None) => None,
+                };
                 if t.is_empty() && encrypted.is_none() {
                     continue;
                 }
@@ -175,17 +233,34 @@ pub(crate) fn output_items(resp_id: &str, parts: &[Part]) -> Vec<Value> {
                     .clone()
                     .filter(|id| id.starts_with("rs_"))
                     .unwrap_or_else(|| item_id("rs_", resp_id, items.len()));
-                items.push(reasoning_item(&id, t, encrypted.as_deref()));
+                items.push(OutputItem::Reasoning {
+                    id,
+                    text: t,
+                    encrypted,
+                });
             }
             Part::ToolCall {
                 id,
                 name,
                 arguments,
-                ..
+                signature,
             } => {
                 flush(&mut text, &mut items);
-                let item = item_id("fc_", resp_id, items.len());
-                items.push(function_call_item(&item, id, name, arguments, "completed"));
+                if let Some(sig) = signature.as_deref().filter(|s| !s.is_empty()) {
+                    items.push(OutputItem::Reasoning {
+                        id: item_id("rs_", resp_id, items.len()),
+                        text: "",
+                        encrypted: Some(Cow::Owned(wrap_call_signature(sig))),
+                    });
+                }
+                let (namespace, name) = client_tool_name(name);
+                items.push(OutputItem::Call {
+                    id: item_id("fc_", resp_id, items.len()),
+                    call_id: id,
+                    name,
+                    namespace,
+                    arguments,
+                });
             }
             Part::Image { .. } | Part::ToolResult { .. } => {}
         }
@@ -194,23 +269,37 @@ pub(crate) fn output_items(resp_id: &str, parts: &[Part]) -> Vec<Value> {
     items
 }
 
+/// The response object for `resp`, as a serializable view.
+fn response_json<'a>(
+    id: &'a str,
+    resp: &ChatResponse,
+    model: &'a str,
+    output: &'a [OutputItem<'a>],
+) -> ResponseJson<'a, &'a [OutputItem<'a>]> {
+    let (status, incomplete_details) = status_for(&resp.finish);
+    let created_at = if resp.created > 0 {
+        resp.created
+    } else {
+        now_secs()
+    };
+    let mut out = ResponseJson::new(id, created_at, model, status, output);
+    out.usage = usage_json(&resp.usage);
+    out.incomplete_details = incomplete_details;
+    out
+}
+
 /// IR → the client's response object (`model`: the name the client asked for).
 pub fn encode_response(resp: &ChatResponse, model: &str) -> Value {
     let id = response_id(Some(resp.id.as_str()));
-    let (status, incomplete_details) = status_for(&resp.finish);
-    ResponseObject {
-        id: &id,
-        created_at: if resp.created > 0 {
-            resp.created
-        } else {
-            now_secs()
-        },
-        model,
-        status,
-        output: output_items(&id, &resp.content),
-        usage: usage_to_json(&resp.usage),
-        incomplete_details,
-        error: Value::Null,
-    }
-    .into_json()
+    let output = output_items(&id, &resp.content);
+    to_value(&response_json(&id, resp, model, &output))
+}
+
+/// [`encode_response`] written straight to JSON bytes, the same text `serde_json::to_vec` of its
+/// `Value` gives, without building the `Value` (most of the cost of a small response).
+pub fn encode_response_bytes(resp: &ChatResponse, model: &str) -> Vec<u8> {
+    let id = response_id(Some(resp.id.as_str()));
+    let output = output_items(&id, &resp.content);
+    // Serializing these borrowed structs into a Vec cannot fail.
+    serde_json::to_vec(&response_json(&id, resp, model, &output)).unwrap_or_default()
 }

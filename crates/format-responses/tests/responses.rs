@@ -263,3 +263,65 @@ fn response_round_trip() {
     // Deterministic: the same IR gives the same object.
     assert_eq!(ResponsesCodec.encode_response(&ir, "gpt-5"), client);
 }
+
+#[test]
+fn bytes_form_is_the_value_form_serialized() {
+    remember_namespaced("mcp__bytes_srv__", "tool");
+    let text = |t: &str| Part::Text { text: t.into() };
+    let reasoning = |t: &str, sig: Option<&str>, enc: Option<&str>| Part::Reasoning {
+        text: t.into(),
+        signature: sig.map(str::to_string),
+        redacted: None,
+        encrypted: enc.map(str::to_string),
+        id: None,
+    };
+    let call = |id: &str, name: &str, sig: Option<&str>| Part::ToolCall {
+        id: id.into(),
+        name: name.into(),
+        arguments: "{\"a\":\"\\\"q\\\"\"}".into(),
+        signature: sig.map(str::to_string),
+    };
+    let contents = vec![
+        vec![],
+        vec![text("Hello \"world\"\n✓")],
+        vec![
+            text("a"),
+            text("b"),
+            reasoning("r", Some("sig"), None),
+            text("c"),
+        ],
+        vec![
+            reasoning("", None, Some("ENC")),
+            reasoning("", Some(""), None),
+            call("call_1", "mcp__bytes_srv__tool", Some("csig")),
+            call("call_2", "read", None),
+        ],
+    ];
+    for (i, content) in contents.into_iter().enumerate() {
+        for finish in [
+            FinishReason::Stop,
+            FinishReason::Length,
+            FinishReason::ContentFilter,
+        ] {
+            let resp = ChatResponse {
+                id: format!("up-{i}"),
+                model: "m".into(),
+                content: content.clone(),
+                finish,
+                usage: Usage {
+                    input_tokens: (i % 2 == 0).then_some(5),
+                    output_tokens: Some(7),
+                    ..Default::default()
+                },
+                created: 1_700_000_000,
+            };
+            let value = omniroute_format_responses::response::encode_response(&resp, "client");
+            let bytes =
+                omniroute_format_responses::response::encode_response_bytes(&resp, "client");
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                serde_json::to_string(&value).unwrap()
+            );
+        }
+    }
+}

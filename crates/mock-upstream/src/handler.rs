@@ -1,5 +1,6 @@
 //! Request dispatch (by path suffix), the common generation context and error rendering.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -7,16 +8,17 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::errors::{self, DEFAULT_RETRY_AFTER};
 use crate::script::{take_markers, Script, MARKER};
 use crate::state::MockState;
 use crate::stream::{self, Frames};
 use crate::text::{self, DEFAULT_TOOL, TOOL_ARGS};
-use crate::{anthropic, embeddings, gemini, models, openai, responses};
+use crate::{anthropic, control, embeddings, gemini, models, openai, responses};
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -185,7 +187,7 @@ pub(crate) fn error_body(format: Format, status: u16, message: &str) -> Value {
                 499 => "CANCELLED",
                 500 => "INTERNAL",
                 501 => "UNIMPLEMENTED",
-                503 => "UNAVAILABLE",
+                503 | 529 => "UNAVAILABLE",
                 504 => "DEADLINE_EXCEEDED",
                 s if (400..500).contains(&s) => "FAILED_PRECONDITION",
                 _ => "UNKNOWN",
@@ -203,7 +205,13 @@ pub(crate) fn error_response(
     retry_after: Option<u64>,
 ) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json_response(code, &error_body(format, code.as_u16(), message));
+    with_retry_after(
+        json_response(code, &error_body(format, code.as_u16(), message)),
+        retry_after,
+    )
+}
+
+fn with_retry_after(mut resp: Response, retry_after: Option<u64>) -> Response {
     if let Some(secs) = retry_after {
         resp.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(secs));
@@ -222,19 +230,28 @@ fn garbage() -> Response {
 }
 
 /// Directives every endpoint honours before answering: `first-byte`,
-/// `status` and `garbage`. Returns the response that replaces the normal one.
+/// `error-200`, `status` (with `quota`/`context`) and `garbage`. Returns the
+/// response that replaces the normal one.
 async fn prelude(script: &Script, format: Format) -> Option<Response> {
     if script.first_byte_ms > 0 {
         tokio::time::sleep(Duration::from_millis(script.first_byte_ms)).await;
     }
-    if let Some(status) = script.status.filter(|s| *s >= 400) {
+    let retry_secs = script.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+    if script.error_200 {
+        let status = script.error_status().unwrap_or(500);
+        let body = errors::scripted(format, status, script.error_kind(status), retry_secs);
+        return Some(json_response(StatusCode::OK, &body));
+    }
+    if let Some(status) = script.error_status() {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = code.as_u16();
         let retry_after = match script.retry_after {
             Some(s) => Some(s),
-            None if status == 429 => Some(7),
+            None if status == 429 => Some(DEFAULT_RETRY_AFTER),
             None => None,
         };
-        let message = format!("mock upstream error (status {status})");
-        return Some(error_response(format, status, &message, retry_after));
+        let body = errors::scripted(format, status, script.error_kind(status), retry_secs);
+        return Some(with_retry_after(json_response(code, &body), retry_after));
     }
     if script.garbage {
         return Some(garbage());
@@ -311,28 +328,49 @@ pub(crate) async fn handle(State(state): State<MockState>, req: Request) -> Resp
             None,
         );
     };
-    if parts.uri.path() == RECORDER_PATH {
-        return recorder(&state, &parts.method);
+    if let Some(rest) = parts.uri.path().strip_prefix(control::PREFIX) {
+        return control::handle(&state, &parts.method, rest, &body);
     }
     let flag = state.record(&parts, &body);
-    let mut script = Script::default();
-    if let Some(h) = parts.headers.get("x-mock") {
-        script.parse(&String::from_utf8_lossy(h.as_bytes()));
-    }
     let full_path = parts.uri.path();
     let path = match full_path.trim_end_matches('/') {
         "" => "/",
         p => p,
     };
     let query = parts.uri.query();
-    let Some(endpoint) = route(&parts.method, path) else {
+    let endpoint = route(&parts.method, path);
+    // The JSON body, parsed once: the model for rules and stats, then the endpoint's input.
+    let json = (parts.method == Method::POST).then(|| serde_json::from_slice::<Value>(&body));
+    let key = credential(&parts.headers, query);
+    let model = match &endpoint {
+        Some(Endpoint::Gemini { model, .. }) => Some(*model),
+        _ => json
+            .as_ref()
+            .and_then(|j| j.as_ref().ok())
+            .and_then(|v| v.get("model"))
+            .and_then(Value::as_str),
+    };
+    if endpoint != Some(Endpoint::Health) {
+        state.count(key.as_deref(), model);
+    }
+    let Some(endpoint) = endpoint else {
         let message = format!("mock-upstream: no route for {} {}", parts.method, full_path);
         return error_response(Format::OpenAi, 404, &message, None);
     };
+    // Rule directives first, so the request's own directives win.
+    let mut script = match endpoint {
+        Endpoint::Health => None,
+        _ => state.rule_script(key.as_deref(), model),
+    }
+    .unwrap_or_default();
+    if let Some(h) = parts.headers.get("x-mock") {
+        script.parse(&String::from_utf8_lossy(h.as_bytes()));
+    }
     let ctx = Ctx {
         state: &state,
         script,
         body: &body,
+        json,
         flag,
     };
     match endpoint {
@@ -399,40 +437,60 @@ pub(crate) async fn handle(State(state): State<MockState>, req: Request) -> Resp
     }
 }
 
-/// `GET` lists the recorded requests (JSON), `DELETE` forgets them; never recorded itself.
-pub(crate) const RECORDER_PATH: &str = "/__mock/requests";
+/// The request's credential: `Authorization: Bearer`, `x-api-key`,
+/// `x-goog-api-key` or the `key` query parameter (first present, in that order).
+fn credential<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let bearer = header("authorization").and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    });
+    if let Some(k) = bearer
+        .or_else(|| header("x-api-key"))
+        .or_else(|| header("x-goog-api-key"))
+    {
+        return Some(Cow::Borrowed(k));
+    }
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("key="))
+        .filter(|k| !k.is_empty())
+        .map(percent_decode)
+}
 
-fn recorder(state: &MockState, method: &Method) -> Response {
-    if *method == Method::DELETE {
-        state.clear();
-        return json_response(StatusCode::OK, &json!({"cleared": true}));
+/// Decode `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
     }
-    if *method != Method::GET {
-        return error_response(Format::OpenAi, 405, "mock-upstream: GET or DELETE", None);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
     }
-    let list: Vec<Value> = state
-        .requests()
-        .iter()
-        .map(|r| {
-            let body = r
-                .json()
-                .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&r.body).into_owned()));
-            let headers: serde_json::Map<String, Value> = r
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            json!({
-                "method": r.method,
-                "path": r.path,
-                "query": r.query,
-                "headers": headers,
-                "body": body,
-                "disconnected": r.was_disconnected(),
-            })
-        })
-        .collect();
-    json_response(StatusCode::OK, &json!({"requests": list}))
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Per-request context shared by the endpoint handlers.
@@ -440,13 +498,19 @@ struct Ctx<'a> {
     state: &'a MockState,
     script: Script,
     body: &'a Bytes,
+    /// The body parsed as JSON (POST requests), taken by `body_json`.
+    json: Option<serde_json::Result<Value>>,
     flag: Arc<AtomicBool>,
 }
 
 impl Ctx<'_> {
     /// Parse the JSON body; an invalid body is a 400 (after the header directives).
-    async fn body_json(&self, format: Format) -> Result<Value, Response> {
-        match serde_json::from_slice::<Value>(self.body) {
+    async fn body_json(&mut self, format: Format) -> Result<Value, Response> {
+        let parsed = match self.json.take() {
+            Some(j) => j,
+            None => serde_json::from_slice::<Value>(self.body),
+        };
+        match parsed {
             Ok(v) => Ok(v),
             Err(e) => {
                 if let Some(r) = prelude(&self.script, format).await {
@@ -459,7 +523,7 @@ impl Ctx<'_> {
     }
 
     /// A non-generation endpoint answering `build(body)`.
-    async fn simple(self, format: Format, build: impl FnOnce(&Value) -> Value) -> Response {
+    async fn simple(mut self, format: Format, build: impl FnOnce(&Value) -> Value) -> Response {
         let v = match self.body_json(format).await {
             Ok(v) => v,
             Err(r) => return r,
@@ -613,5 +677,25 @@ mod tests {
             Some(Endpoint::ModelGet("mock-small"))
         );
         assert_eq!(route(&get, "/v1/chat/completions"), None);
+    }
+
+    #[test]
+    fn credential_sources() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            credential(&h, Some("key=a%2Bb&x=1")).as_deref(),
+            Some("a+b")
+        );
+        assert_eq!(credential(&h, Some("key=")), None);
+        assert_eq!(credential(&h, Some("x=%zz")), None);
+        assert_eq!(percent_decode("%zz%4%+1"), "%zz%4%+1");
+        h.insert("x-goog-api-key", HeaderValue::from_static("g"));
+        assert_eq!(credential(&h, Some("key=q")).as_deref(), Some("g"));
+        h.insert("x-api-key", HeaderValue::from_static("a"));
+        assert_eq!(credential(&h, None).as_deref(), Some("a"));
+        h.insert("authorization", HeaderValue::from_static("Basic zzz"));
+        assert_eq!(credential(&h, None).as_deref(), Some("a"));
+        h.insert("authorization", HeaderValue::from_static("bearer  sk-1 "));
+        assert_eq!(credential(&h, None).as_deref(), Some("sk-1"));
     }
 }

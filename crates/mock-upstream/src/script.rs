@@ -22,6 +22,12 @@ pub(crate) struct Script {
     pub first_byte_ms: u64,
     pub cut: Option<usize>,
     pub error_event: bool,
+    /// HTTP 200 whose JSON body is the scripted error (non-stream error shape).
+    pub error_200: bool,
+    /// The 429 is a quota (billing) error, not a rate limit; alone it means `status=429`.
+    pub quota: bool,
+    /// The 400 is a context-length error; alone it means `status=400`.
+    pub context: bool,
     pub empty: bool,
     pub garbage: bool,
     pub tools: bool,
@@ -79,6 +85,9 @@ impl Script {
                 "first-byte" => self.first_byte_ms = num.unwrap_or(0),
                 "cut" => self.cut = num.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
                 "error-event" => self.error_event = flag(value),
+                "error-200" => self.error_200 = flag(value),
+                "quota" => self.quota = flag(value),
+                "context" => self.context = flag(value),
                 "empty" => self.empty = flag(value),
                 "garbage" => self.garbage = flag(value),
                 "tools" | "tool" => self.tools = flag(value),
@@ -109,6 +118,39 @@ impl Script {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+/// Which realistic error a scripted error status renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The status's usual error (429: a rate limit).
+    Plain,
+    /// 429 with `quota`: the quota / billing error.
+    Quota,
+    /// 400 with `context`: the context-length-exceeded error.
+    Context,
+}
+
+impl Script {
+    /// The scripted error status: `status` when ≥ 400, else 429 for `quota`,
+    /// else 400 for `context` (an explicit `status` below 400 means no error).
+    pub(crate) fn error_status(&self) -> Option<u16> {
+        match self.status {
+            Some(s) => (s >= 400).then_some(s),
+            None if self.quota => Some(429),
+            None if self.context => Some(400),
+            None => None,
+        }
+    }
+
+    /// The flavour of the error rendered for `status`.
+    pub(crate) fn error_kind(&self, status: u16) -> ErrorKind {
+        match status {
+            429 if self.quota => ErrorKind::Quota,
+            400 if self.context => ErrorKind::Context,
+            _ => ErrorKind::Plain,
         }
     }
 }
@@ -287,6 +329,31 @@ mod tests {
         assert_eq!(parsed("call=").call, None);
         let s = parsed("call_signature; strict");
         assert!(s.call_signature && s.strict);
+    }
+
+    #[test]
+    fn error_directives() {
+        let s = parsed("quota");
+        assert_eq!(s.error_status(), Some(429));
+        assert_eq!(s.error_kind(429), ErrorKind::Quota);
+        let s = parsed("context");
+        assert_eq!(s.error_status(), Some(400));
+        assert_eq!(s.error_kind(400), ErrorKind::Context);
+        let s = parsed("status=500; quota; context");
+        assert_eq!(s.error_status(), Some(500));
+        assert_eq!(s.error_kind(500), ErrorKind::Plain);
+        let s = parsed("status=429; error_200");
+        assert!(s.error_200);
+        assert_eq!(s.error_kind(429), ErrorKind::Plain);
+        // A later `status=0` clears `status`; `status=200` also cancels `quota`/`context`.
+        assert_eq!(parsed("status=503; status=0").error_status(), None);
+        assert_eq!(
+            parsed("status=503; quota; status=0").error_status(),
+            Some(429)
+        );
+        assert_eq!(parsed("quota; context; status=200").error_status(), None);
+        assert_eq!(parsed("quota; quota=off").error_status(), None);
+        assert_eq!(parsed("").error_status(), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Shared server state: request recording (bounded) and the id counter.
+//! Shared server state: request recording (bounded), the id counter, rules and stats.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde_json::Value;
+
+use crate::rules::{ActiveRule, MockRule, MockStats, Rules};
+use crate::script::Script;
 
 /// At most this many requests are kept; older ones are dropped first.
 pub const MAX_RECORDED: usize = 10_000;
@@ -55,6 +58,8 @@ struct Inner {
     record: bool,
     log: Mutex<VecDeque<RecordedRequest>>,
     next_id: AtomicU64,
+    rules: Mutex<Rules>,
+    stats: Mutex<MockStats>,
 }
 
 impl Default for MockState {
@@ -71,6 +76,8 @@ impl MockState {
                 record,
                 log: Mutex::new(VecDeque::new()),
                 next_id: AtomicU64::new(1),
+                rules: Mutex::default(),
+                stats: Mutex::default(),
             }),
         }
     }
@@ -91,10 +98,47 @@ impl MockState {
     }
 
     fn log(&self) -> MutexGuard<'_, VecDeque<RecordedRequest>> {
-        self.inner
-            .log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.log)
+    }
+
+    /// Add a rule (see [`MockRule`]); returns its id.
+    pub fn add_rule(&self, rule: MockRule) -> u64 {
+        lock(&self.inner.rules).add(rule)
+    }
+
+    /// The live rules, in the order they are checked.
+    pub fn rules(&self) -> Vec<ActiveRule> {
+        lock(&self.inner.rules).list()
+    }
+
+    /// Remove one rule; false if no live rule has that id.
+    pub fn remove_rule(&self, id: u64) -> bool {
+        lock(&self.inner.rules).remove(id)
+    }
+
+    /// Remove every rule; returns how many were live.
+    pub fn clear_rules(&self) -> usize {
+        lock(&self.inner.rules).clear()
+    }
+
+    /// The request counters.
+    pub fn stats(&self) -> MockStats {
+        lock(&self.inner.stats).clone()
+    }
+
+    /// Reset the request counters.
+    pub fn reset_stats(&self) {
+        *lock(&self.inner.stats) = MockStats::default();
+    }
+
+    /// Count one API request.
+    pub(crate) fn count(&self, key: Option<&str>, model: Option<&str>) {
+        lock(&self.inner.stats).count(key, model);
+    }
+
+    /// The script of the first live rule matching the request (consuming one use).
+    pub(crate) fn rule_script(&self, key: Option<&str>, model: Option<&str>) -> Option<Script> {
+        lock(&self.inner.rules).take(key, model)
     }
 
     /// Next response id (1, 2, ...).
@@ -135,6 +179,11 @@ impl MockState {
         }
         log.push_back(req);
     }
+}
+
+/// Lock, ignoring poisoning (the data stays consistent: no panics while held).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

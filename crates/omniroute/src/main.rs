@@ -213,6 +213,10 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         open_browser(&url);
     }
 
+    // breaker and cooldown state reaches the store off the request path, and once more at exit
+    let resilience = state.resilience.clone();
+    resilience.spawn_persist(store.clone(), Duration::from_secs(1));
+
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     spawn_signal_handler(state.clone(), stop_tx)?;
     let server = tokio::spawn(omniroute_server::serve(
@@ -238,6 +242,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
             server.abort();
         }
     }
+    resilience.flush(&store).await;
     match tokio::time::timeout(Duration::from_secs(5), log_task).await {
         Ok(_) => tracing::info!("request log flushed"),
         Err(_) => tracing::warn!("request log writer did not finish in time"),

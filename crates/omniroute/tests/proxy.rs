@@ -296,8 +296,8 @@ async fn bad_input_gets_clear_openai_errors() {
             )
             .await
             .unwrap(),
-            503,
-            "no_available_connection",
+            400,
+            "provider_not_configured",
         ),
         (
             post(r#"{"model":"mock/mock-small","messages":[]}"#, "text/plain")
@@ -368,7 +368,13 @@ async fn bad_input_gets_clear_openai_errors() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = gw.chat(user("hi")).await;
-    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.status(),
+        400,
+        "a configuration problem: clients must not retry"
+    );
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "provider_not_configured");
     assert!(gw.stderr().contains("no enabled connection"));
     assert!(
         !gw.stderr().contains(UPSTREAM_SECRET),

@@ -23,6 +23,8 @@ async fn setup() -> (tempfile::TempDir, MockUpstream, Gateway) {
             "[[nodes]]\nid = \"up-{f}\"\nformat = \"{f}\"\nbase_url = \"{base}\"\napi_key = \"{UPSTREAM_SECRET}\"\nmodels = [\"mock-small\"]\n\n"
         ));
     }
+    // these tests provoke upstream failures on purpose, many per provider: keep circuits closed
+    cfg.push_str("[settings]\nbreaker_failure_threshold = 0\n");
     let path = dir.path().join("omniroute.toml");
     std::fs::write(&path, cfg).unwrap();
     let gw = Launch::new(dir.path())

@@ -123,7 +123,7 @@ impl ApiError {
     /// OpenAI `error.type` for this error.
     fn openai_type(&self) -> &'static str {
         match self.status {
-            400 | 404 | 413 | 415 | 422 => "invalid_request_error",
+            400 | 404 | 409 | 413 | 415 | 422 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             429 => "rate_limit_error",
@@ -135,7 +135,7 @@ impl ApiError {
     /// Anthropic `error.type` for this error.
     fn anthropic_type(&self) -> &'static str {
         match self.status {
-            400 | 413 | 415 | 422 => "invalid_request_error",
+            400 | 409 | 413 | 415 | 422 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
@@ -152,6 +152,7 @@ impl ApiError {
             401 => "UNAUTHENTICATED",
             403 => "PERMISSION_DENIED",
             404 => "NOT_FOUND",
+            409 => "ABORTED",
             429 => "RESOURCE_EXHAUSTED",
             503 => "UNAVAILABLE",
             504 => "DEADLINE_EXCEEDED",

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use omniroute_config::apply::STRATEGIES;
+use omniroute_config::apply::{combo_strategy, STRATEGIES};
 use omniroute_config::GatewaySettings;
 use omniroute_protocol::{ApiError, ApiFormat};
 use omniroute_providers::upstream::{auth_headers, endpoint_url, models_url, Operation};
@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod runtime;
 
 type ApiResult<T = Json<Value>> = Result<T, HttpError>;
 type St = State<Arc<AppState>>;
@@ -69,6 +71,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/config/reload", post(reload_config))
         .route("/logs", get(logs))
         .route("/health", get(health))
+        .route("/resilience", get(runtime::get_state))
+        .route("/resilience/reset", post(runtime::reset))
+        .route(
+            "/resilience/cooldowns/{id}",
+            axum::routing::delete(runtime::unlock),
+        )
+        .route(
+            "/cache",
+            get(runtime::cache_stats).delete(runtime::cache_clear),
+        )
 }
 
 fn bad(msg: impl Into<String>) -> HttpError {
@@ -527,6 +539,8 @@ struct ComboBody {
     models: Vec<String>,
     strategy: Option<String>,
     enabled: Option<bool>,
+    #[serde(default)]
+    weights: Vec<u32>,
 }
 
 fn combo_from_body(b: ComboBody, id: String) -> Result<Combo, HttpError> {
@@ -536,12 +550,15 @@ fn combo_from_body(b: ComboBody, id: String) -> Result<Combo, HttpError> {
     if b.models.is_empty() || b.models.iter().any(|m| m.trim().is_empty()) {
         return Err(bad("`models` must list at least one model"));
     }
-    let strategy = b.strategy.unwrap_or_else(|| "priority".into());
-    if !STRATEGIES.contains(&strategy.as_str()) {
+    let raw = b.strategy.unwrap_or_else(|| "priority".into());
+    let Some(strategy) = combo_strategy(&raw) else {
         return Err(bad(format!(
-            "unknown strategy `{strategy}` (one of {})",
+            "unknown strategy `{raw}` (one of {})",
             STRATEGIES.join(", ")
         )));
+    };
+    if !b.weights.is_empty() && b.weights.len() != b.models.len() {
+        return Err(bad("`weights` must have one entry per model"));
     }
     Ok(Combo {
         id,
@@ -549,8 +566,36 @@ fn combo_from_body(b: ComboBody, id: String) -> Result<Combo, HttpError> {
         strategy,
         enabled: b.enabled.unwrap_or(true),
         models: b.models,
+        weights: b.weights,
         source: SOURCE_API.into(),
     })
+}
+
+/// Refuse a combo that would make combos reference each other in a loop.
+async fn check_combo_cycles(
+    st: &AppState,
+    c: &Combo,
+    replacing: Option<&str>,
+) -> Result<(), HttpError> {
+    let mut defs: Vec<omniroute_routing::ComboDef> = st
+        .store
+        .list_combos()
+        .await?
+        .into_iter()
+        .filter(|x| Some(x.id.as_str()) != replacing && x.name != c.name)
+        .map(|x| omniroute_routing::ComboDef::new(x.name, x.models))
+        .collect();
+    defs.push(omniroute_routing::ComboDef::new(
+        c.name.clone(),
+        c.models.clone(),
+    ));
+    match omniroute_routing::find_cycle(&defs) {
+        Some(path) => Err(bad(format!(
+            "combos would form a cycle: {}",
+            path.join(" → ")
+        ))),
+        None => Ok(()),
+    }
 }
 
 async fn list_combos(State(st): St) -> ApiResult {
@@ -566,6 +611,7 @@ async fn create_combo(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let c = combo_from_body(parse_body(&body)?, omniroute_store::new_id("combo"))?;
+    check_combo_cycles(&st, &c, None).await?;
     if st
         .store
         .list_combos()
@@ -585,6 +631,7 @@ async fn create_combo(
 async fn update_combo(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
     let current = st.store.get_combo(&id).await?;
     let c = combo_from_body(parse_body(&body)?, current.id.clone())?;
+    check_combo_cycles(&st, &c, Some(&current.id)).await?;
     let c = st.store.update_combo(&current.id, &c).await?;
     refresh(&st).await?;
     Ok(Json(json!(c)))

@@ -3,10 +3,14 @@
 //! middleware. Business logic lives in the routing, providers and store crates.
 
 pub mod api;
+pub mod cache;
+pub mod controls;
 pub mod error;
+pub mod idempotency;
 pub mod middleware;
 pub mod models;
 pub mod proxy;
+pub mod resilience;
 pub mod state;
 pub mod upstream;
 

@@ -2,17 +2,21 @@
 //! `ArcSwap`, rebuilt from the store after every change (prepare, then swap) so each request sees
 //! one consistent view and the hot path never touches the database.
 
+use crate::resilience::{self, Resilience};
 use arc_swap::ArcSwap;
 use omniroute_config::GatewaySettings;
 use omniroute_protocol::ApiFormat;
 use omniroute_providers::{AuthStyle, Catalog, ModelSpec, ModelType, ProviderSpec};
-use omniroute_routing::{ComboDef, Resolver};
+use omniroute_routing::{Breaker, ComboDef, Resolver, RotationState, Strategy, TargetHealth};
 use omniroute_store::{hash_api_key, LogWriter, Secret, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Largest response (stream included) kept for idempotent duplicates.
+const IDEMPOTENT_MAX_BYTES: usize = 8 << 20;
 
 /// A connection as the proxy uses it (enabled, secret decrypted).
 #[derive(Debug)]
@@ -24,6 +28,12 @@ pub struct LiveConnection {
     pub base_url: String,
     /// The chat endpoint, parsed once (OpenAI-format providers), so requests skip URL parsing.
     pub chat_url: Option<http::Uri>,
+    /// Lower is tried first (fill-first; cost-optimized account selection).
+    pub priority: i64,
+    /// Breaker, cooldowns, stats and rate limiter; shared with every later snapshot.
+    pub health: Arc<TargetHealth>,
+    /// `stable_key(id)`, for ordering and session affinity.
+    pub key: u64,
 }
 
 /// A gateway key as the auth check sees it.
@@ -44,9 +54,33 @@ pub struct Snapshot {
     pub http: crate::upstream::HttpClient,
     /// `created` timestamp reported in model lists.
     pub created: i64,
+    /// Provider-level breakers by provider id.
+    pub provider_breakers: HashMap<String, Arc<Breaker>>,
+    /// How each provider's accounts are chosen (global setting, per-provider override).
+    pub account_strategy: HashMap<String, Strategy>,
+    pub default_account_strategy: Strategy,
+    pub combo_strategy: Strategy,
+    /// Rotation cursors: `p:{provider}` for accounts, `c:{combo}` for combo steps.
+    pub rotations: HashMap<String, Arc<RotationState>>,
+    /// Connection id → (provider id, name), for the management view.
+    pub connection_names: HashMap<String, (String, String)>,
+    /// The response cache (kept across snapshots while its limits do not change).
+    pub cache: Arc<crate::cache::Cache>,
+    /// Idempotent-request table (kept across snapshots while the window does not change).
+    pub idempotency: crate::idempotency::Idempotency,
+    /// Largest response kept for idempotent duplicates.
+    pub idempotency_max_bytes: usize,
 }
 
 impl Snapshot {
+    /// The account strategy of `provider`.
+    pub fn account_strategy(&self, provider: &str) -> Strategy {
+        self.account_strategy
+            .get(provider)
+            .copied()
+            .unwrap_or(self.default_account_strategy)
+    }
+
     /// Whether `provider_id` has something to send requests with.
     pub fn usable(&self, provider_id: &str) -> bool {
         self.connections
@@ -75,6 +109,7 @@ pub struct AppState {
     pub data_dir: PathBuf,
     pub started: Instant,
     pub ready: AtomicBool,
+    pub resilience: Arc<Resilience>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -91,8 +126,16 @@ pub struct StateOptions {
 
 impl AppState {
     pub async fn new(opts: StateOptions) -> Result<Arc<AppState>, StoreError> {
-        let snapshot =
-            build_snapshot(&opts.store, &opts.catalog, opts.env_require_key, None).await?;
+        let resilience = Arc::new(Resilience::new());
+        resilience.load(&opts.store).await;
+        let snapshot = build_snapshot(
+            &opts.store,
+            &opts.catalog,
+            opts.env_require_key,
+            None,
+            &resilience,
+        )
+        .await?;
         Ok(Arc::new(AppState {
             store: opts.store,
             catalog: opts.catalog,
@@ -104,6 +147,7 @@ impl AppState {
             data_dir: opts.data_dir,
             started: Instant::now(),
             ready: AtomicBool::new(true),
+            resilience,
             reload_lock: tokio::sync::Mutex::new(()),
         }))
     }
@@ -118,6 +162,7 @@ impl AppState {
             &self.catalog,
             self.env_require_key,
             Some(&prev),
+            &self.resilience,
         )
         .await?;
         self.snapshot.store(Arc::new(next));
@@ -164,6 +209,7 @@ pub async fn build_snapshot(
     catalog: &Catalog,
     env_require_key: Option<bool>,
     prev: Option<&Snapshot>,
+    res: &Resilience,
 ) -> Result<Snapshot, StoreError> {
     let settings_rows = store.settings().await?;
     let entries: BTreeMap<String, serde_json::Value> = settings_rows
@@ -218,7 +264,10 @@ pub async fn build_snapshot(
     }
 
     let mut connections: HashMap<String, Vec<Arc<LiveConnection>>> = HashMap::new();
-    for c in store.list_connections().await? {
+    let mut connection_names = HashMap::new();
+    let all_connections = store.list_connections().await?;
+    for c in all_connections {
+        connection_names.insert(c.id.clone(), (c.provider.clone(), c.name.clone()));
         if !c.enabled {
             continue;
         }
@@ -226,31 +275,64 @@ pub async fn build_snapshot(
             continue;
         };
         let base_url = c.base_url.unwrap_or_else(|| spec.base_url.clone());
+        let health = res
+            .registry
+            .get_or_insert(&c.id, &resilience::health_config(&settings, &c.settings));
+        // new credentials or a new URL: earlier failures say nothing about them
+        if let Some(old) = prev
+            .and_then(|p| p.connections.get(&c.provider))
+            .and_then(|l| l.iter().find(|x| x.id == c.id))
+        {
+            let same_secret =
+                old.secret.as_ref().map(|s| s.expose()) == c.secret.as_ref().map(|s| s.expose());
+            if !same_secret || old.base_url != base_url {
+                health.reset();
+            }
+        }
         connections
             .entry(c.provider.clone())
             .or_default()
             .push(Arc::new(LiveConnection {
+                key: omniroute_routing::stable_key(&c.id),
+                chat_url: chat_url(spec, &base_url),
                 id: c.id,
                 name: c.name,
                 secret: c.secret,
-                chat_url: chat_url(spec, &base_url),
                 base_url,
+                priority: c.priority,
+                health,
             }));
     }
+    // forget the health of deleted connections (implicit ones are re-created below)
+    res.registry
+        .retain(|id| connection_names.contains_key(id) || id.ends_with(":implicit"));
     // keyless custom nodes (local Ollama, llama.cpp...) work without an explicit connection
     for spec in specs
         .iter()
         .filter(|s| s.custom && s.auth == AuthStyle::None)
     {
         connections.entry(spec.id.clone()).or_insert_with(|| {
+            let id = format!("{}:implicit", spec.id);
+            let health = res.registry.get_or_insert(
+                &id,
+                &resilience::health_config(&settings, &serde_json::Value::Null),
+            );
+            connection_names.insert(id.clone(), (spec.id.clone(), "implicit".into()));
             vec![Arc::new(LiveConnection {
-                id: format!("{}:implicit", spec.id),
+                key: omniroute_routing::stable_key(&id),
+                id,
                 name: "implicit".into(),
                 secret: None,
                 chat_url: chat_url(spec, &spec.base_url),
                 base_url: spec.base_url.clone(),
+                priority: 0,
+                health,
             })]
         });
+    }
+    // the store lists connections by priority already; keep that order explicit
+    for list in connections.values_mut() {
+        list.sort_by_key(|c| c.priority);
     }
 
     let combos = store
@@ -258,11 +340,14 @@ pub async fn build_snapshot(
         .await?
         .into_iter()
         .map(|c| ComboDef {
+            strategy: c.strategy.parse::<Strategy>().ok(),
             name: c.name,
             enabled: c.enabled,
             models: c.models,
+            weights: c.weights,
+            sticky_limit: None,
         })
-        .collect();
+        .collect::<Vec<_>>();
 
     let keys = store
         .list_keys()
@@ -288,8 +373,81 @@ pub async fn build_snapshot(
         .map(|p| p.created)
         .unwrap_or_else(|| omniroute_store::now_ms() / 1000);
 
+    let breaker_cfg = resilience::breaker_config(&settings);
+    let provider_breakers = specs
+        .iter()
+        .map(|s| {
+            (
+                s.id.clone(),
+                res.registry.provider_breaker(&s.id, breaker_cfg),
+            )
+        })
+        .collect();
+    let parse = |s: &str| s.parse::<Strategy>().unwrap_or_default();
+    let default_account_strategy = parse(&settings.account_strategy);
+    let account_strategy = settings
+        .provider_strategies
+        .iter()
+        .map(|(p, s)| (p.clone(), parse(s)))
+        .collect();
+    let combo_strategy = parse(&settings.combo_strategy);
+    let mut rotations = HashMap::new();
+    for p in connections.keys() {
+        let g = format!("p:{p}");
+        rotations.insert(g.clone(), res.rotation(&g, settings.sticky_limit));
+    }
+    for c in &combos {
+        let g = format!("c:{}", c.name);
+        let sticky = c
+            .sticky_limit
+            .unwrap_or(omniroute_routing::strategy::DEFAULT_COMBO_STICKY);
+        rotations.insert(g.clone(), res.rotation(&g, sticky));
+    }
+    let aliases = settings
+        .model_aliases
+        .iter()
+        .map(|a| (a.pattern.clone(), a.target.clone()))
+        .collect();
+    let resolver = Resolver::new(specs, combos, &disabled)
+        .with_aliases(aliases)
+        .with_fallback(settings.fallback_models.clone());
+
+    let cache_cfg = crate::cache::CacheConfig {
+        max_entries: settings.cache_max_entries as usize,
+        max_bytes: settings.cache_max_bytes as usize,
+        ttl: Duration::from_millis(settings.cache_ttl_ms),
+        max_semantic_entries: if settings.semantic_cache_enabled {
+            settings.cache_max_entries as usize
+        } else {
+            0
+        },
+    };
+    let cache = match prev {
+        Some(p) if *p.cache.config() == cache_cfg => p.cache.clone(),
+        _ => Arc::new(crate::cache::Cache::new(cache_cfg)),
+    };
+    let idempotency = match prev {
+        Some(p) if p.settings.idempotency_window_ms == settings.idempotency_window_ms => {
+            p.idempotency.clone()
+        }
+        _ => crate::idempotency::Idempotency::new(
+            Duration::from_millis(settings.idempotency_window_ms),
+            crate::idempotency::DEFAULT_MAX_ENTRIES,
+            IDEMPOTENT_MAX_BYTES,
+        ),
+    };
+
     Ok(Snapshot {
-        resolver: Resolver::new(specs, combos, &disabled),
+        cache,
+        idempotency,
+        idempotency_max_bytes: IDEMPOTENT_MAX_BYTES,
+        resolver,
+        provider_breakers,
+        account_strategy,
+        default_account_strategy,
+        combo_strategy,
+        rotations,
+        connection_names,
         connections,
         keys,
         settings,

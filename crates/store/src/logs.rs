@@ -30,6 +30,8 @@ pub struct RequestLog {
     pub output_tokens: Option<i64>,
     pub api_key_id: Option<String>,
     pub error: Option<String>,
+    /// Upstream attempts made (0 when the request failed before routing).
+    pub attempts: i64,
 }
 
 /// Sending side of the log channel; cheap to clone.

@@ -1,9 +1,10 @@
 //! Schema migrations, applied in order at start inside one transaction each, recorded in
 //! `schema_migrations`. Written in SQL that both SQLite and PostgreSQL accept.
 
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE connections (
     id TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
@@ -96,4 +97,17 @@ CREATE TABLE request_logs (
 CREATE INDEX request_logs_ts ON request_logs (ts);
 CREATE INDEX request_logs_request_id ON request_logs (request_id);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE runtime_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+ALTER TABLE request_logs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE combos ADD COLUMN weights TEXT NOT NULL DEFAULT '[]';
+"#,
+    ),
+];

@@ -91,6 +91,9 @@ pub struct Combo {
     pub strategy: String,
     pub enabled: bool,
     pub models: Vec<String>,
+    /// Weights parallel to `models` (`weighted` strategy); empty = equal.
+    #[serde(default)]
+    pub weights: Vec<u32>,
     #[serde(default = "default_source")]
     pub source: String,
 }

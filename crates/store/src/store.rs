@@ -427,6 +427,7 @@ impl Store {
             strategy: r.try_get("strategy")?,
             enabled: r.try_get("enabled")?,
             models,
+            weights: serde_json::from_str(&r.try_get::<String, _>("weights")?).unwrap_or_default(),
             source: r.try_get("source")?,
         })
     }
@@ -458,10 +459,11 @@ impl Store {
             c.id.clone()
         };
         let res = sqlx::query(
-            "INSERT INTO combos (id, name, strategy, enabled, models, source, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+            "INSERT INTO combos (id, name, strategy, enabled, models, source, created_at, updated_at, weights)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
              ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy, enabled = excluded.enabled,
-               models = excluded.models, source = excluded.source, updated_at = excluded.updated_at",
+               models = excluded.models, source = excluded.source, updated_at = excluded.updated_at,
+               weights = excluded.weights",
         )
         .bind(&id)
         .bind(&c.name)
@@ -470,6 +472,7 @@ impl Store {
         .bind(serde_json::to_string(&c.models).unwrap_or_else(|_| "[]".into()))
         .bind(&c.source)
         .bind(now)
+        .bind(serde_json::to_string(&c.weights).unwrap_or_else(|_| "[]".into()))
         .execute(&self.pool)
         .await;
         match res {
@@ -484,7 +487,7 @@ impl Store {
     /// Replace the combo with id `id` (renaming allowed).
     pub async fn update_combo(&self, id: &str, c: &Combo) -> Result<Combo> {
         let res = sqlx::query(
-            "UPDATE combos SET name = $2, strategy = $3, enabled = $4, models = $5, updated_at = $6 WHERE id = $1",
+            "UPDATE combos SET name = $2, strategy = $3, enabled = $4, models = $5, updated_at = $6, weights = $7 WHERE id = $1",
         )
         .bind(id)
         .bind(&c.name)
@@ -492,6 +495,7 @@ impl Store {
         .bind(c.enabled)
         .bind(serde_json::to_string(&c.models).unwrap_or_else(|_| "[]".into()))
         .bind(now_ms())
+        .bind(serde_json::to_string(&c.weights).unwrap_or_else(|_| "[]".into()))
         .execute(&self.pool)
         .await;
         match res {
@@ -677,6 +681,31 @@ impl Store {
         Ok(())
     }
 
+    // ---------------------------------------------------------------- runtime state
+
+    /// Runtime state that must survive a restart (circuit breakers, cooldowns), by key.
+    pub async fn runtime_state(&self, key: &str) -> Result<Option<Value>> {
+        let row = sqlx::query("SELECT value FROM runtime_state WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(parse_json(&r.try_get::<String, _>("value")?)))
+            .transpose()
+    }
+
+    pub async fn set_runtime_state(&self, key: &str, value: &Value) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO runtime_state (key, value, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(json_text(value))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- request log
 
     /// Write a batch of request-log rows in one transaction (multi-row INSERTs of 64 rows)
@@ -694,7 +723,7 @@ impl Store {
         for chunk in rows[..full].chunks(CHUNK).chain(rows[full..].chunks(1)) {
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id, \
-                 upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error) ",
+                 upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error, attempts) ",
             );
             qb.push_values(chunk, |mut b, r| {
                 b.push_bind(&r.request_id)
@@ -713,7 +742,8 @@ impl Store {
                     .push_bind(r.input_tokens)
                     .push_bind(r.output_tokens)
                     .push_bind(&r.api_key_id)
-                    .push_bind(&r.error);
+                    .push_bind(&r.error)
+                    .push_bind(r.attempts);
             });
             qb.build().execute(&mut *tx).await?;
         }
@@ -774,6 +804,7 @@ impl Store {
                     output_tokens: r.try_get("output_tokens")?,
                     api_key_id: r.try_get("api_key_id")?,
                     error: r.try_get("error")?,
+                    attempts: r.try_get("attempts")?,
                 })
             })
             .collect()

@@ -132,6 +132,7 @@ async fn crud_and_persistence() {
             strategy: "priority".into(),
             enabled: true,
             models: vec!["openai/gpt-x".into()],
+            weights: vec![3],
             source: SOURCE_API.into(),
         })
         .await
@@ -166,6 +167,16 @@ async fn crud_and_persistence() {
         store.get_combo(&combo.id).await.unwrap().models,
         vec!["openai/gpt-x"]
     );
+    assert_eq!(store.get_combo(&combo.id).await.unwrap().weights, vec![3]);
+    store
+        .set_runtime_state("resilience", &json!({"breakers": [1]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.runtime_state("resilience").await.unwrap(),
+        Some(json!({"breakers": [1]}))
+    );
+    assert_eq!(store.runtime_state("nope").await.unwrap(), None);
     assert_eq!(
         store.settings().await.unwrap()["require_api_key"].0,
         json!(true)

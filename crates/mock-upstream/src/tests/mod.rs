@@ -3,6 +3,7 @@
 
 mod agent;
 mod anthropic;
+mod control;
 mod directives;
 mod gemini;
 mod misc;

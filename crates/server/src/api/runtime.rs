@@ -1,0 +1,100 @@
+//! Management endpoints for runtime state: breakers, cooldowns, connection health and the cache
+//! (`/api/resilience`, `/api/cache`), with reset, force-unlock and clear actions.
+
+use super::{ApiResult, St};
+use crate::error::HttpError;
+use crate::resilience::{now, view};
+use axum::extract::{Path, State};
+use axum::Json;
+use omniroute_protocol::ApiError;
+use serde_json::{json, Value};
+
+/// `GET /api/resilience`: every connection's breaker, cooldowns, stats and rate-limit use; the
+/// provider breakers; the active cooldowns.
+pub(super) async fn get_state(State(st): St) -> ApiResult {
+    let snap = st.snapshot.load();
+    Ok(Json(view(&st.resilience, &snap.connection_names, now())))
+}
+
+/// `POST /api/resilience/reset` with an optional `{"id": connection id or provider id}`: close
+/// the breakers and clear the cooldowns of one target, or of everything without a body.
+pub(super) async fn reset(State(st): St, body: axum::body::Bytes) -> ApiResult {
+    let id = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| HttpError::openai(ApiError::invalid(format!("invalid JSON: {e}"))))?;
+        match v.get("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                return Err(HttpError::openai(ApiError::invalid(
+                    "`id` must be a connection or provider id",
+                )))
+            }
+        }
+    };
+    let res = &st.resilience;
+    match id {
+        None => res.registry.reset_all(),
+        Some(id) => {
+            if let Some(t) = res.registry.get(&id) {
+                t.reset();
+                // the provider's breaker aggregates its connections: give the provider another
+                // chance too, or a reset connection would stay unreachable behind it
+                let snap = st.snapshot.load();
+                if let Some((provider, _)) = snap.connection_names.get(&id) {
+                    if let Some(b) = snap.provider_breakers.get(provider) {
+                        b.reset();
+                    }
+                }
+            } else if let Some((_, b)) = res
+                .registry
+                .provider_breakers()
+                .into_iter()
+                .find(|(p, _)| *p == id)
+            {
+                b.reset();
+            } else {
+                return Err(HttpError::openai(
+                    ApiError::not_found(format!("no connection or provider `{id}`"))
+                        .with_code("not_found"),
+                ));
+            }
+        }
+    }
+    res.flush(&st.store).await;
+    Ok(Json(json!({"reset": true})))
+}
+
+/// `DELETE /api/resilience/cooldowns/{id}`: force-unlock a connection (every model).
+pub(super) async fn unlock(State(st): St, Path(id): Path<String>) -> ApiResult {
+    let Some(t) = st.resilience.registry.get(&id) else {
+        return Err(HttpError::openai(
+            ApiError::not_found(format!("no connection `{id}`")).with_code("not_found"),
+        ));
+    };
+    t.cooldown.clear();
+    st.resilience.flush(&st.store).await;
+    Ok(Json(json!({"unlocked": id})))
+}
+
+/// `GET /api/cache`: entries, bytes, hits, misses, evictions, semantic hits.
+pub(super) async fn cache_stats(State(st): St) -> ApiResult {
+    let snap = st.snapshot.load();
+    let mut v = serde_json::to_value(snap.cache.stats()).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("enabled".into(), json!(snap.settings.cache_enabled));
+        o.insert(
+            "semantic_enabled".into(),
+            json!(snap.settings.semantic_cache_enabled),
+        );
+    }
+    Ok(Json(v))
+}
+
+/// `DELETE /api/cache`: drop every cached response (the counters are kept).
+pub(super) async fn cache_clear(State(st): St) -> ApiResult {
+    st.snapshot.load().cache.clear();
+    Ok(Json(json!({"cleared": true})))
+}

@@ -1,0 +1,487 @@
+//! Streaming responses: pass-through (bytes forwarded untouched, observed by an SSE parser for
+//! usage and errors) and translated (upstream SSE → IR → client format, event by event). Both
+//! hold the response until the first content event; a failure before it is handed back to the
+//! attempt loop (which may fall back), a failure after it ends the stream with an error event in
+//! the client's format.
+
+use super::{log_usage, Exchange, FailKind, Failure};
+use crate::upstream::{self, ChunkError};
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use omniroute_protocol::sse::SseParser;
+use omniroute_protocol::usage::Usage;
+use omniroute_protocol::{ApiError, ApiFormat, ErrorKind};
+use omniroute_translate::ir::StreamEnd;
+use omniroute_translate::StreamTranslator;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Pass-through stream bookkeeping: bytes are forwarded as they come; an SSE parser observes
+/// them for usage and error events.
+struct Observer {
+    parser: SseParser,
+    usage: Usage,
+    saw_usage: bool,
+    error: Option<String>,
+    saw_data: bool,
+    enabled: bool,
+    /// Responses: the last `sequence_number` seen, so an error we append continues the sequence.
+    last_seq: Option<u64>,
+    /// Anthropic: the index of a content block that is open, closed before an error we append.
+    open_block: Option<u64>,
+}
+
+/// The number after `"key":` in a JSON text, without parsing the whole event.
+fn number_after(data: &str, key: &str) -> Option<u64> {
+    let at = data.find(key)? + key.len();
+    let rest = data[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+impl Observer {
+    fn new(enabled: bool) -> Self {
+        Self {
+            parser: SseParser::default(),
+            usage: Usage::default(),
+            saw_usage: false,
+            error: None,
+            saw_data: false,
+            enabled,
+            last_seq: None,
+            open_block: None,
+        }
+    }
+
+    fn observe(&mut self, chunk: &[u8]) {
+        if !self.enabled {
+            self.saw_data = true;
+            return;
+        }
+        let (usage, saw, err, data) = (
+            &mut self.usage,
+            &mut self.saw_usage,
+            &mut self.error,
+            &mut self.saw_data,
+        );
+        let (last_seq, open_block) = (&mut self.last_seq, &mut self.open_block);
+        let _ = self.parser.push(chunk, |ev| {
+            if ev.data.trim().is_empty() || ev.is_done() {
+                return;
+            }
+            let name = ev.event.as_deref().unwrap_or("");
+            if name.starts_with("response.") {
+                if let Some(n) = number_after(&ev.data, "\"sequence_number\"") {
+                    *last_seq = Some(n);
+                }
+            }
+            match name {
+                "content_block_start" => *open_block = number_after(&ev.data, "\"index\""),
+                "content_block_stop" => *open_block = None,
+                _ => {}
+            }
+            let named_error = matches!(name, "error" | "response.failed");
+            let interesting =
+                named_error || ev.data.contains("\"error\"") || ev.data.contains("sage");
+            let parsed = if interesting {
+                serde_json::from_str::<Value>(&ev.data).ok()
+            } else {
+                None
+            };
+            let err_obj = parsed.as_ref().and_then(|v| {
+                v.get("error")
+                    .filter(|e| {
+                        !e.is_null()
+                            && v.get("type").and_then(Value::as_str) != Some("response.completed")
+                    })
+                    .or(if named_error { Some(v) } else { None })
+            });
+            // lifecycle events before any content do not commit the response
+            let lifecycle = matches!(
+                name,
+                "ping" | "message_start" | "response.created" | "response.in_progress"
+            );
+            if err_obj.is_none() && !lifecycle {
+                *data = true;
+            }
+            if let Some(v) = &parsed {
+                if let Some(u) = Usage::from_value(v) {
+                    usage.merge(u);
+                    *saw = true;
+                }
+            }
+            if let Some(e) = err_obj {
+                let m = e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .or_else(|| e.pointer("/error/message").and_then(Value::as_str))
+                    .or_else(|| e.pointer("/response/error/message").and_then(Value::as_str))
+                    .unwrap_or("error event");
+                err.get_or_insert_with(|| format!("upstream error event: {m}"));
+            }
+        });
+    }
+}
+
+/// An error event in the client's stream format, for failures after the stream started.
+/// `obs` supplies what keeps the client's lifecycle consistent (an open Anthropic block is
+/// closed first; a Responses error continues the sequence numbers).
+fn stream_error_event(format: ApiFormat, message: &str, code: &str, obs: &Observer) -> Bytes {
+    use omniroute_protocol::sse::encode;
+    match format {
+        ApiFormat::Openai => {
+            let body =
+                json!({"error": {"message": message, "type": "upstream_error", "code": code}});
+            let mut b = BytesMut::from(&encode(None, &body.to_string())[..]);
+            b.extend_from_slice(b"data: [DONE]\n\n");
+            b.freeze()
+        }
+        ApiFormat::Anthropic => {
+            let mut b = BytesMut::new();
+            if let Some(index) = obs.open_block {
+                let stop = json!({"type": "content_block_stop", "index": index});
+                b.extend_from_slice(&encode(Some("content_block_stop"), &stop.to_string()));
+            }
+            let body = json!({"type": "error", "error": {"type": "api_error", "message": message}});
+            b.extend_from_slice(&encode(Some("error"), &body.to_string()));
+            b.freeze()
+        }
+        ApiFormat::Responses => {
+            let seq = obs.last_seq.map_or(0, |n| n + 1);
+            let body = json!({"type": "error", "code": code, "message": message, "param": null, "sequence_number": seq});
+            encode(Some("error"), &body.to_string())
+        }
+        ApiFormat::Gemini => {
+            let body = json!({"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}});
+            encode(None, &body.to_string())
+        }
+    }
+}
+
+fn stream_headers(r: &mut Response, json_array: bool) {
+    let h = r.headers_mut();
+    let ct = if json_array {
+        "application/json"
+    } else {
+        "text/event-stream"
+    };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// Same format on both sides: forward the upstream bytes untouched. The response is held until
+/// the first data event; an error event (or an empty stream) before it becomes an HTTP error.
+pub(super) async fn passthrough_stream(
+    mut ex: Exchange,
+    resp: http::Response<hyper::body::Incoming>,
+    idle: Duration,
+    is_sse: bool,
+) -> Result<Response, (Exchange, Failure)> {
+    let format = ex.format;
+    let mut upstream_body = resp.into_body();
+    let mut obs = Observer::new(is_sse);
+    let mut head = BytesMut::new();
+    let mut ended = false;
+    while !obs.saw_data {
+        match upstream::next_chunk(&mut upstream_body, idle).await {
+            Ok(Some(chunk)) => {
+                if !is_sse && head.is_empty() && !chunk.trim_ascii_start().starts_with(b"[") {
+                    return Err((
+                        ex,
+                        Failure::new(
+                            ApiError::new(
+                                ErrorKind::BadGateway,
+                                "the provider did not stream its response",
+                            )
+                            .with_code("upstream_invalid_response"),
+                            FailKind::Invalid,
+                        ),
+                    ));
+                }
+                obs.observe(&chunk);
+                head.extend_from_slice(&chunk);
+                if let Some(e) = obs.error.clone().filter(|_| !obs.saw_data) {
+                    let kind = FailKind::ErrorInBody(Bytes::copy_from_slice(&head));
+                    return Err((
+                        ex,
+                        Failure::new(
+                            ApiError::new(ErrorKind::BadGateway, e).with_code("upstream_error"),
+                            kind,
+                        ),
+                    ));
+                }
+            }
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(e) => return Err((ex, pre_content_failure(e))),
+        }
+    }
+    if ended && !obs.saw_data {
+        return Err((ex, empty_stream()));
+    }
+    ex.row.status = 200;
+    struct S {
+        ex: Exchange,
+        body: hyper::body::Incoming,
+        obs: Observer,
+        head: Option<Bytes>,
+        idle: Duration,
+        ended: bool,
+        done: bool,
+        format: ApiFormat,
+    }
+    let s = S {
+        ex,
+        body: upstream_body,
+        obs,
+        head: Some(head.freeze()),
+        idle,
+        ended,
+        done: false,
+        format,
+    };
+    let stream = futures_util::stream::unfold(s, |mut s| async move {
+        if let Some(h) = s.head.take() {
+            if !h.is_empty() {
+                return Some((Ok::<Bytes, std::io::Error>(h), s));
+            }
+        }
+        if s.done {
+            return None;
+        }
+        if s.ended {
+            s.done = true;
+            let usage = s.obs.saw_usage.then_some(s.obs.usage);
+            let err = s.obs.error.take();
+            s.ex.finish(if err.is_some() { 502 } else { 200 }, err, usage);
+            return None;
+        }
+        match upstream::next_chunk(&mut s.body, s.idle).await {
+            Ok(Some(chunk)) => {
+                s.obs.observe(&chunk);
+                Some((Ok(chunk), s))
+            }
+            Ok(None) => {
+                s.done = true;
+                let usage = s.obs.saw_usage.then_some(s.obs.usage);
+                let err = s.obs.error.take();
+                s.ex.finish(if err.is_some() { 502 } else { 200 }, err, usage);
+                None
+            }
+            Err(e) => {
+                s.done = true;
+                let (status, msg, code) = match e {
+                    ChunkError::Broken => (
+                        502,
+                        "the provider's stream was cut off before it finished",
+                        "upstream_stream_cut",
+                    ),
+                    ChunkError::Idle => (
+                        504,
+                        "the provider's stream stalled (idle timeout)",
+                        "upstream_timeout",
+                    ),
+                };
+                s.ex.finish(
+                    status,
+                    Some(msg.into()),
+                    s.obs.saw_usage.then_some(s.obs.usage),
+                );
+                if !s.obs.enabled {
+                    // a JSON-array stream cannot carry an error element cleanly: break it
+                    return Some((Err(std::io::Error::other(msg)), s));
+                }
+                let event = stream_error_event(s.format, msg, code, &s.obs);
+                Some((Ok(event), s))
+            }
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    stream_headers(&mut r, !is_sse);
+    Ok(r)
+}
+
+/// Different formats: upstream SSE → IR events → client stream, event by event. The response is
+/// held until the first content (or finish) event; an upstream error before it becomes an HTTP
+/// error in the client's format.
+pub(super) async fn translated_stream(
+    mut ex: Exchange,
+    resp: http::Response<hyper::body::Incoming>,
+    idle: Duration,
+    mut tr: StreamTranslator,
+    json_array: bool,
+) -> Result<Response, (Exchange, Failure)> {
+    let mut upstream_body = resp.into_body();
+    let mut head = BytesMut::new();
+    let mut ended = false;
+    loop {
+        match upstream::next_chunk(&mut upstream_body, idle).await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = tr.push(&chunk, &mut head) {
+                    if !tr.progress().content {
+                        return Err((
+                            ex,
+                            Failure::new(
+                                ApiError::new(ErrorKind::BadGateway, e)
+                                    .with_code("upstream_invalid_response"),
+                                FailKind::Invalid,
+                            ),
+                        ));
+                    }
+                    tr.finish(StreamEnd::Aborted(e.clone()), &mut head);
+                    ex.row.status = 200;
+                    ex.finish(502, Some(e), log_usage(&tr.usage()));
+                    let mut r = Response::new(Body::from(head.freeze()));
+                    stream_headers(&mut r, json_array);
+                    return Ok(r);
+                }
+                let p = tr.progress();
+                if p.error_before_content {
+                    return Err((ex, error_event_failure(&tr)));
+                }
+                if p.content || p.finished {
+                    break;
+                }
+            }
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(e) => return Err((ex, pre_content_failure(e))),
+        }
+    }
+    if ended {
+        tr.finish(StreamEnd::Complete, &mut head);
+        let p = tr.progress();
+        if p.error_before_content {
+            return Err((ex, error_event_failure(&tr)));
+        }
+        if !p.content && !p.finished {
+            return Err((ex, empty_stream()));
+        }
+        ex.finish(200, None, log_usage(&tr.usage()));
+        let mut r = Response::new(Body::from(head.freeze()));
+        stream_headers(&mut r, json_array);
+        return Ok(r);
+    }
+    ex.row.status = 200;
+    struct S {
+        ex: Exchange,
+        body: hyper::body::Incoming,
+        tr: StreamTranslator,
+        head: Option<Bytes>,
+        idle: Duration,
+        done: bool,
+    }
+    let s = S {
+        ex,
+        body: upstream_body,
+        tr,
+        head: Some(head.freeze()),
+        idle,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(s, |mut s| async move {
+        if let Some(h) = s.head.take() {
+            if !h.is_empty() {
+                return Some((Ok::<Bytes, std::io::Error>(h), s));
+            }
+        }
+        loop {
+            if s.done {
+                return None;
+            }
+            let mut out = BytesMut::new();
+            match upstream::next_chunk(&mut s.body, s.idle).await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = s.tr.push(&chunk, &mut out) {
+                        s.done = true;
+                        s.tr.finish(StreamEnd::Aborted(e.clone()), &mut out);
+                        s.ex.finish(502, Some(e), log_usage(&s.tr.usage()));
+                    }
+                }
+                Ok(None) => {
+                    s.done = true;
+                    s.tr.finish(StreamEnd::Complete, &mut out);
+                    let err =
+                        s.tr.error()
+                            .map(str::to_string)
+                            .filter(|_| !s.tr.progress().finished);
+                    s.ex.finish(
+                        if err.is_some() { 502 } else { 200 },
+                        err,
+                        log_usage(&s.tr.usage()),
+                    );
+                }
+                Err(e) => {
+                    s.done = true;
+                    let (status, msg) = match e {
+                        ChunkError::Broken => {
+                            (502, "the provider's stream was cut off before it finished")
+                        }
+                        ChunkError::Idle => (504, "the provider's stream stalled (idle timeout)"),
+                    };
+                    s.tr.finish(StreamEnd::Aborted(msg.to_string()), &mut out);
+                    s.ex.finish(status, Some(msg.into()), log_usage(&s.tr.usage()));
+                }
+            }
+            if !out.is_empty() {
+                return Some((Ok(out.freeze()), s));
+            }
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    stream_headers(&mut r, json_array);
+    Ok(r)
+}
+
+/// A failure before the first event of a stream.
+fn pre_content_failure(e: ChunkError) -> Failure {
+    match e {
+        ChunkError::Idle => Failure::new(
+            ApiError::new(
+                ErrorKind::Timeout,
+                "the provider's stream stalled before its first event",
+            )
+            .with_code("upstream_timeout"),
+            FailKind::Timeout,
+        ),
+        ChunkError::Broken => Failure::new(
+            ApiError::new(
+                ErrorKind::BadGateway,
+                "the provider's stream was cut off before its first event",
+            )
+            .with_code("upstream_error"),
+            FailKind::Broken,
+        ),
+    }
+}
+
+fn empty_stream() -> Failure {
+    Failure::new(
+        ApiError::new(
+            ErrorKind::BadGateway,
+            "the provider returned an empty stream",
+        )
+        .with_code("upstream_empty_stream"),
+        FailKind::EmptyStream,
+    )
+}
+
+/// The upstream sent an error event before any content.
+fn error_event_failure(tr: &StreamTranslator) -> Failure {
+    let msg = tr.error().unwrap_or("upstream error").to_string();
+    let kind = FailKind::ErrorInBody(Bytes::from(msg.clone().into_bytes()));
+    Failure::new(
+        ApiError::new(ErrorKind::BadGateway, format!("provider error: {msg}"))
+            .with_code("upstream_error"),
+        kind,
+    )
+}
