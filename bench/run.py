@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,29 @@ TARGET = ROOT / "target" / "release"
 GW_CORE, LOAD_CORE = "0", "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+COMBO_STEPS, COMBO_ACCOUNTS = 5, 10
+
+
+def combo_toml(mock_url):
+    """Issue 4's routing scenario: 5 custom OpenAI nodes on the same mock, 10 accounts each (no
+    node-level api_key, so no default connection), and a combo `five` over the 5 of them."""
+    s = ""
+    for i in range(1, COMBO_STEPS + 1):
+        s += f'[[nodes]]\nid = "s{i}"\nformat = "openai"\nbase_url = "{mock_url}/v1"\nmodels = ["mock-small"]\n'
+        for j in range(COMBO_ACCOUNTS):
+            s += f'[[connections]]\nprovider = "s{i}"\nname = "s{i}-acct{j:02d}"\n' \
+                 f'api_key = "sk-bench-s{i}-acct{j:02d}-0123456789"\n'
+    steps = ", ".join(f'"s{i}/mock-small"' for i in range(1, COMBO_STEPS + 1))
+    return s + f'[[combos]]\nname = "five"\nmodels = [{steps}]\n'
+
+
+def served_by(url, body):
+    """Who served one request: (provider, connection id, attempts) from the gateway's headers."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+        h = r.headers
+        return h.get("x-omniroute-provider"), h.get("x-omniroute-connection"), h.get("x-omniroute-attempts")
 
 
 def sh(*args, **kw):
@@ -85,8 +109,12 @@ def main():
         nodes += f'[[nodes]]\nid = "up-{fmt}"\nformat = "{fmt}"\nbase_url = "{base}"\n' \
                  f'api_key = "sk-bench-0123456789"\nmodels = ["mock-small"]\n'
     cfg.write_text(nodes)
+    # The measured gateway also carries the combo scenario (section 1 and 2 measure it in the same
+    # rounds); the single-core diagnostic and the startup measurement keep the plain config.
+    cfg_combo = tmp / "bench-combo.toml"
+    cfg_combo.write_text(nodes + combo_toml(mock_url))
     gw_cmd = ["taskset", "-c", GW_CORE, str(TARGET / "omniroute"), "--no-open", "--data-dir", str(tmp / "data"),
-              "--config", str(cfg)]
+              "--config", str(cfg_combo)]
     gw, gw_url = start(gw_cmd + ["--port", "0"], "listening on")
     time.sleep(0.5)
     results["rss_idle_mb"] = round(rss_mb(gw.pid), 1)
@@ -96,6 +124,10 @@ def main():
     msg = [{"role": "user", "content": "Write a haiku about latency."}]
     body_direct = {"model": "mock-small", "messages": msg}
     body_via = {"model": "mock/mock-small", "messages": msg}
+    body_five = {"model": "five", "messages": msg}
+    check = served_by(via, body_five)
+    if check[0] != "s1" or check[2] != "1":
+        raise SystemExit(f"combo `five` not served by step 1 in one attempt: {check}")
 
     def median(xs):
         xs = sorted(xs)
@@ -109,7 +141,8 @@ def main():
         d = load(direct, body_direct, 1, 4000)
         g = load(via, body_via, 1, 4000)
         x = load(direct, body_direct, 1, 4000, core=GW_CORE)
-        rounds.append((d, g, x))
+        k = load(via, body_five, 1, 4000)  # issue 4: 5-step combo, 10 accounts per step
+        rounds.append((d, g, x, k))
     pct = lambda i, k: median([r[i]["latency_us"][k] for r in rounds])
     results["c1"] = {
         "direct_us": {k: pct(0, k) for k in ("p50", "p90", "p99")},
@@ -120,15 +153,19 @@ def main():
     }
 
     # 2. throughput at concurrency 32, gateway on one core (alternating rounds, medians)
-    drps, grps, cpu = [], [], []
+    drps, grps, cpu, krps, kcpu = [], [], [], [], []
     for _ in range(ROUNDS):
         d = load(direct, body_direct, 32, 30000)
         cpu0, t0 = cpu_seconds(gw.pid), time.time()
         g = load(via, body_via, 32, 30000)
         cpu1, t1 = cpu_seconds(gw.pid), time.time()
+        k = load(via, body_five, 32, 30000)  # issue 4: 5-step combo, same round
+        cpu2 = cpu_seconds(gw.pid)
         drps.append(d["rps"])
         grps.append(g["rps"])
+        krps.append(k["rps"])
         cpu.append(((cpu1 - cpu0) / (t1 - t0), (cpu1 - cpu0) / g["requests"] * 1e6, g["latency_us"]))
+        kcpu.append((cpu2 - cpu1) / k["requests"] * 1e6)
     c = sorted(cpu, key=lambda x: x[1])[len(cpu) // 2]
     results["c32"] = {
         "direct_rps": round(median(drps)), "gateway_rps": round(median(grps)),
@@ -137,6 +174,33 @@ def main():
         "gateway_p50_us": c[2]["p50"], "gateway_p99_us": c[2]["p99"],
         "gateway_cpu_cores": round(c[0], 2),
         "gateway_cpu_us_per_request": round(c[1], 1),
+    }
+
+    # 2b. issue 4: model `five` (5-step combo, 10 accounts per step, all succeed, so step 1's first
+    #     account serves) against the single-provider pass-through, from the rounds of 1. and 2.
+    #     Target: added latency (c=1) ratio <= 1.10, throughput (c=32) ratio >= 0.90.
+    k_added = {q: pct(3, q) - pct(0, q) for q in ("p50", "p99")}
+    results["combo"] = {
+        "model": "five", "steps": COMBO_STEPS, "accounts_per_step": COMBO_ACCOUNTS,
+        "account_strategy": "fill_first", "combo_strategy": "priority",
+        "served_by": {"provider": check[0], "connection": check[1], "attempts": check[2]},
+        "c1": {
+            "gateway_us": {q: pct(3, q) for q in ("p50", "p90", "p99")},
+            "added_p50_us": k_added["p50"], "added_p99_us": k_added["p99"],
+            "passthrough_added_p50_us": results["c1"]["added_p50_us"],
+            "passthrough_added_p99_us": results["c1"]["added_p99_us"],
+            "latency_ratio_p50": round(k_added["p50"] / max(results["c1"]["added_p50_us"], 1), 3),
+            "latency_ratio_p99": round(k_added["p99"] / max(results["c1"]["added_p99_us"], 1), 3),
+            "rounds_p50_us": [[r[0]["latency_us"]["p50"], r[1]["latency_us"]["p50"], r[3]["latency_us"]["p50"]]
+                              for r in rounds],  # direct, pass-through, combo
+        },
+        "c32": {
+            "rps": round(median(krps)), "passthrough_rps": round(median(grps)),
+            "throughput_ratio": round(median(krps) / median(grps), 3),
+            "rounds": [[round(a), round(b)] for a, b in zip(grps, krps)],  # pass-through, combo
+            "cpu_us_per_request": round(median(kcpu), 1),
+            "passthrough_cpu_us_per_request": round(median([x[1] for x in cpu]), 1),
+        },
     }
 
     # 3. streaming, 50 chunks: added time to first byte (alternating rounds, medians)
@@ -222,6 +286,34 @@ def main():
     gw.terminate()
     gw.wait(timeout=30)
 
+    # 5b. issue 4, one sample (not rounds): the same comparison with p2c for accounts and combo
+    #     steps, on a second gateway start (same core, same mock)
+    cfg_p2c = tmp / "bench-p2c.toml"
+    cfg_p2c.write_text(cfg_combo.read_text() + '[settings]\naccount_strategy = "p2c"\ncombo_strategy = "p2c"\n')
+    gwp, gwp_url = start(["taskset", "-c", GW_CORE, str(TARGET / "omniroute"), "--no-open", "--data-dir",
+                          str(tmp / "data-p2c"), "--config", str(cfg_p2c), "--port", "0"], "listening on")
+    pvia = f"{gwp_url}/v1/chat/completions"
+    pcheck = served_by(pvia, body_five)
+    d1 = load(direct, body_direct, 1, 4000)
+    g1 = load(pvia, body_via, 1, 4000)
+    k1 = load(pvia, body_five, 1, 4000)
+    g32 = load(pvia, body_via, 32, 30000)
+    k32 = load(pvia, body_five, 32, 30000)
+    gwp.terminate()
+    gwp.wait(timeout=30)
+    pa = {q: g1["latency_us"][q] - d1["latency_us"][q] for q in ("p50", "p99")}
+    ka = {q: k1["latency_us"][q] - d1["latency_us"][q] for q in ("p50", "p99")}
+    results["combo"]["p2c_single_sample"] = {
+        "account_strategy": "p2c", "combo_strategy": "p2c",
+        "served_by": {"provider": pcheck[0], "connection": pcheck[1], "attempts": pcheck[2]},
+        "c1_added_p50_us": ka["p50"], "c1_added_p99_us": ka["p99"],
+        "passthrough_c1_added_p50_us": pa["p50"], "passthrough_c1_added_p99_us": pa["p99"],
+        "latency_ratio_p50": round(ka["p50"] / max(pa["p50"], 1), 3),
+        "latency_ratio_p99": round(ka["p99"] / max(pa["p99"], 1), 3),
+        "c32_rps": round(k32["rps"]), "passthrough_c32_rps": round(g32["rps"]),
+        "throughput_ratio": round(k32["rps"] / g32["rps"], 3),
+    }
+
     # 6. diagnostic: everything on the gateway's core (no cross-core wakeups): the gateway's own
     #    processing latency, free of this VM's inter-core wakeup cost
     mock1, mock1_url = start(["taskset", "-c", GW_CORE, str(TARGET / "mock-upstream"), "--port", "0", "--no-record"],
@@ -266,6 +358,16 @@ def main():
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+    k, p = results["combo"], results["combo"]["p2c_single_sample"]
+    print(f"\ncombo `five` (5 steps x 10 accounts, fill_first/priority) vs pass-through:\n"
+          f"  c=1 added p50 {k['c1']['added_p50_us']} vs {k['c1']['passthrough_added_p50_us']} us "
+          f"(x{k['c1']['latency_ratio_p50']}), p99 {k['c1']['added_p99_us']} vs "
+          f"{k['c1']['passthrough_added_p99_us']} us (x{k['c1']['latency_ratio_p99']})\n"
+          f"  c=32 {k['c32']['rps']} vs {k['c32']['passthrough_rps']} rps (x{k['c32']['throughput_ratio']}), "
+          f"CPU {k['c32']['cpu_us_per_request']} vs {k['c32']['passthrough_cpu_us_per_request']} us/request\n"
+          f"  p2c/p2c, one sample: c=1 added p50 {p['c1_added_p50_us']} vs {p['passthrough_c1_added_p50_us']} us "
+          f"(x{p['latency_ratio_p50']}), p99 x{p['latency_ratio_p99']}; c=32 {p['c32_rps']} vs "
+          f"{p['passthrough_c32_rps']} rps (x{p['throughput_ratio']})", file=sys.stderr)
 
 
 if __name__ == "__main__":

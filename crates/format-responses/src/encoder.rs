@@ -6,11 +6,12 @@
 //! strictly increasing `sequence_number`.
 //!
 //! Events are borrowed, serializable structs written straight into the output buffer (no
-//! `Value` is built): a delta costs one serialization of its own fields, and the text of an item
-//! is accumulated once, in the item's state, then moved into the finished output.
+//! `Value` is built); the per-token deltas are written by hand (`write_delta`, checked byte for
+//! byte against their serde form in the tests). The text of an item is accumulated once, in the
+//! item's state, then moved into the finished output for the final response object.
 //!
 //! A tool call with a signature (Gemini `thoughtSignature`) is preceded by a reasoning item
-//! whose `encrypted_content` carries it ([`crate::common::wrap_call_signature`]); Codex replays
+//! whose `encrypted_content` carries it (`common::wrap_call_signature`); Codex replays
 //! it and the request decoder gives the signature back to the call.
 
 use crate::common::{
@@ -194,10 +195,10 @@ fn write_event<T: Serialize>(out: &mut BytesMut, ty: &str, event: &T) {
     }
 }
 
-/// Write a delta event — the hot path, one per upstream token — by hand: the same bytes as the
-/// serde structs above give (`type`, `sequence_number`, `item_id`, `output_index`, then `index`
-/// (e.g. `,"content_index":0`), `delta`, `tail` (e.g. `,"logprobs":[]`)), without the
-/// serializer's per-token writes.
+/// Write a delta event — the hot path, one per upstream token — by hand, the same bytes serde
+/// gives for the event struct (see the tests): `type`, `sequence_number`, `item_id`,
+/// `output_index`, then `index` (e.g. `,"content_index":0`), `delta`, `tail` (e.g.
+/// `,"logprobs":[]`). `ty`, `index` and `tail` are constants needing no escaping.
 #[allow(clippy::too_many_arguments)]
 fn write_delta(
     out: &mut BytesMut,

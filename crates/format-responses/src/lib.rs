@@ -61,6 +61,10 @@ impl Codec for ResponsesCodec {
         response::encode_response(resp, model)
     }
 
+    fn encode_response_bytes(&self, resp: &ChatResponse, model: &str) -> Vec<u8> {
+        response::encode_response_bytes(resp, model)
+    }
+
     fn stream_decoder(&self) -> Box<dyn StreamDecoder> {
         Box::new(decoder::ResponsesStreamDecoder::default())
     }

@@ -371,6 +371,10 @@ pub trait Codec {
     fn decode_response(&self, body: &[u8]) -> Result<ChatResponse, CodecError>;
     /// IR → client non-stream response. `model` is the name the client asked for.
     fn encode_response(&self, resp: &ChatResponse, model: &str) -> Value;
+    /// [`Codec::encode_response`] serialized; codecs override it to write the JSON directly.
+    fn encode_response_bytes(&self, resp: &ChatResponse, model: &str) -> Vec<u8> {
+        serde_json::to_vec(&self.encode_response(resp, model)).unwrap_or_default()
+    }
     fn stream_decoder(&self) -> Box<dyn StreamDecoder>;
     /// `model`: the name the client asked for; `opts` per-request client options.
     fn stream_encoder(&self, model: &str, opts: &EncoderOptions) -> Box<dyn StreamEncoder>;

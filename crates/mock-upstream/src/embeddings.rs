@@ -1,4 +1,4 @@
-//! OpenAI embeddings (`/embeddings`): 8 deterministic floats per input.
+//! OpenAI embeddings (`/embeddings`): a deterministic 64-float bag-of-words vector per input.
 
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ pub(crate) fn respond(v: &Value) -> Value {
                 let bytes: Vec<u8> = e.iter().flat_map(|x| x.to_le_bytes()).collect();
                 json!(text::base64(&bytes))
             } else {
-                json!(e)
+                json!(e.to_vec())
             };
             json!({"object": "embedding", "index": index, "embedding": embedding})
         })

@@ -178,7 +178,7 @@ fn parts_text(content: Option<&Value>) -> String {
 }
 
 fn values(text: &str) -> Value {
-    json!({"values": text::embedding(text)})
+    json!({"values": text::embedding(text).to_vec()})
 }
 
 /// `:embedContent` → `{embedding:{values}}`.

@@ -375,26 +375,43 @@ pub(crate) fn done_text(result: &str) -> String {
     out
 }
 
-/// Eight deterministic floats in [-1, 1] derived from `text`, L2-normalised.
-pub(crate) fn embedding(text: &str) -> [f32; 8] {
-    // FNV-1a, then splitmix64 per dimension.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// Embedding dimensions.
+pub(crate) const EMBED_DIMS: usize = 64;
+
+/// A deterministic bag-of-words embedding: each lowercase alphanumeric word adds 1 to the
+/// dimension its FNV-1a hash picks, then the vector is normalized. Texts with the same words
+/// (case and punctuation aside) get the same vector, texts sharing most words are close — enough
+/// for testing a semantic cache. A text without words gets a hash-derived vector.
+pub(crate) fn embedding(text: &str) -> [f32; EMBED_DIMS] {
+    let fnv = |s: &str| {
+        s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let mut out = [0f32; EMBED_DIMS];
+    let lower = text.to_lowercase();
+    let mut any = false;
+    for w in lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        out[(fnv(w) % EMBED_DIMS as u64) as usize] += 1.0;
+        any = true;
     }
-    let mut out = [0f32; 8];
-    let mut norm = 0f64;
-    for (i, slot) in out.iter_mut().enumerate() {
-        let mut z = h.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let x = (z >> 40) as f64 / f64::from(1u32 << 24) * 2.0 - 1.0;
-        norm += x * x;
-        *slot = x as f32;
+    if !any {
+        let h = fnv(text);
+        for (i, slot) in out.iter_mut().enumerate() {
+            let mut z = h.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z ^= z >> 31;
+            *slot = ((z >> 40) as f64 / f64::from(1u32 << 24) * 2.0 - 1.0) as f32;
+        }
     }
-    let norm = norm.sqrt();
+    let norm = out
+        .iter()
+        .map(|x| f64::from(*x).powi(2))
+        .sum::<f64>()
+        .sqrt();
     if norm > 0.0 {
         for slot in &mut out {
             *slot = (f64::from(*slot) / norm) as f32;
@@ -474,7 +491,19 @@ mod tests {
     fn embedding_is_deterministic_and_normalised() {
         let a = embedding("hello");
         assert_eq!(a, embedding("hello"));
-        assert_ne!(a, embedding("hello!"));
+        assert_eq!(a, embedding("Hello!"), "same words, same vector");
+        assert_ne!(a, embedding("goodbye"));
+        let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>();
+        let q1 = embedding("what is the capital of france");
+        let q2 = embedding("what is the capital city of france");
+        let q3 = embedding("write a haiku about autumn leaves");
+        assert!(dot(&q1, &q2) > 0.9, "close wording is close");
+        assert!(dot(&q1, &q3) < 0.5, "different wording is far");
+        assert_ne!(
+            embedding("!!"),
+            embedding("??"),
+            "wordless text still varies"
+        );
         let norm: f32 = a.iter().map(|x| x * x).sum();
         assert!((norm - 1.0).abs() < 1e-4);
         assert!(a.iter().all(|x| (-1.0..=1.0).contains(x)));

@@ -68,6 +68,21 @@ pub fn translate_response(
     Ok((codec(client).encode_response(&resp, client_model), usage))
 }
 
+/// [`translate_response`], serialized: the client's codec writes the JSON directly where it can.
+pub fn translate_response_bytes(
+    upstream: ApiFormat,
+    client: ApiFormat,
+    body: &[u8],
+    client_model: &str,
+) -> Result<(Vec<u8>, Usage), CodecError> {
+    let resp = codec(upstream).decode_response(body)?;
+    let usage = resp.usage;
+    Ok((
+        codec(client).encode_response_bytes(&resp, client_model),
+        usage,
+    ))
+}
+
 /// What the translator has seen so far, for fallback decisions and logging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Progress {

@@ -62,7 +62,7 @@ async fn embeddings() {
     assert_eq!(v["object"], "list");
     assert_eq!(v["model"], "mock-embed");
     let e1 = v["data"][0]["embedding"].as_array().unwrap().clone();
-    assert_eq!(e1.len(), 8);
+    assert_eq!(e1.len(), 64);
     assert_eq!(v["data"][0]["object"], "embedding");
     assert_eq!(v["usage"]["prompt_tokens"], 1);
 
@@ -87,7 +87,7 @@ async fn embeddings() {
     .await
     .json();
     let b64 = v["data"][0]["embedding"].as_str().unwrap();
-    assert_eq!(b64.len(), 44); // 32 bytes
+    assert_eq!(b64.len(), 344); // 256 bytes
 
     let v = post(
         &mock,

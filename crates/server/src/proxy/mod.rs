@@ -1013,185 +1013,221 @@ async fn handle(
         }
     };
 
-    let resp: Response = 'run: {
-        let session = session_key(&headers, &req, call.format);
-        let res = st.resilience.clone();
-        let plan = match plan(&snap, &res, &model, &rid.0, session) {
-            Ok(p) => p,
-            Err(e) => break 'run ex.fail(e),
-        };
-        let include_usage = call.format == ApiFormat::Openai
-            && req
-                .get("stream_options")
-                .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
-                .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
-                .unwrap_or(false);
-        let ctx = Ctx {
-            snap: &snap,
-            call: &call,
-            req: &req,
-            bytes: &bytes,
-            headers: &headers,
-            model: &model,
-            stream,
-            include_usage,
-            rid: &rid,
-        };
-        let max_attempts = snap.settings.max_attempts.max(1) as usize;
-        let alone = plan.len() == 1;
-        let deadline = Instant::now() + Duration::from_millis(snap.settings.total_timeout_ms);
-        let slot_wait = Duration::from_millis(snap.settings.rate_limit_wait_ms);
-        let mut last: Option<Failure> = None;
-        let mut attempts = 0usize;
-        let mut skip_step: Option<usize> = None;
-        // the earliest moment a skipped (cooling, open-circuit) candidate becomes available
-        let mut blocked_until: Option<u64> = None;
-        let mut local_limited = false;
-        // whether a skipped candidate had an open circuit (else they were all cooling down)
-        let mut circuit_open = false;
-        for cand in &plan {
-            if skip_step == Some(cand.step) {
-                continue;
-            }
-            if attempts >= max_attempts {
-                break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let now = crate::resilience::now();
-            let pbreaker = snap.provider_breakers.get(&cand.provider.id);
-            let p_adm = match pbreaker.map(|b| b.admit(now)) {
-                Some(omniroute_routing::Admission::Rejected { until }) => {
-                    circuit_open = true;
-                    blocked_until = Some(blocked_until.map_or(until, |b| b.min(until)));
+    // `X-OmniRoute-Progress: true` on a stream: answer at once and report each attempt as an
+    // `event: progress` (a failure before content then arrives as an error event, not a status)
+    let progress_on = stream
+        && (call.format != ApiFormat::Gemini || call.alt_sse)
+        && headers
+            .get("x-omniroute-progress")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let (progress_tx, progress_rx) = if progress_on {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let client_format = call.format;
+    let run = async move {
+        let resp: Response = 'run: {
+            let session = session_key(&headers, &req, call.format);
+            let res = st.resilience.clone();
+            let plan = match plan(&snap, &res, &model, &rid.0, session) {
+                Ok(p) => p,
+                Err(e) => break 'run ex.fail(e),
+            };
+            let include_usage = call.format == ApiFormat::Openai
+                && req
+                    .get("stream_options")
+                    .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+                    .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
+                    .unwrap_or(false);
+            let ctx = Ctx {
+                snap: &snap,
+                call: &call,
+                req: &req,
+                bytes: &bytes,
+                headers: &headers,
+                model: &model,
+                stream,
+                include_usage,
+                rid: &rid,
+            };
+            let max_attempts = snap.settings.max_attempts.max(1) as usize;
+            let alone = plan.len() == 1;
+            let deadline = Instant::now() + Duration::from_millis(snap.settings.total_timeout_ms);
+            let slot_wait = Duration::from_millis(snap.settings.rate_limit_wait_ms);
+            let mut last: Option<Failure> = None;
+            let mut attempts = 0usize;
+            let mut skip_step: Option<usize> = None;
+            // the earliest moment a skipped (cooling, open-circuit) candidate becomes available
+            let mut blocked_until: Option<u64> = None;
+            let mut local_limited = false;
+            // whether a skipped candidate had an open circuit (else they were all cooling down)
+            let mut circuit_open = false;
+            for cand in &plan {
+                if skip_step == Some(cand.step) {
                     continue;
                 }
-                other => other,
-            };
-            let abandon_provider = |adm: Option<omniroute_routing::Admission>| {
-                if let (Some(b), Some(a)) = (pbreaker, adm) {
-                    b.abandon(a);
+                if attempts >= max_attempts {
+                    break;
                 }
-            };
-            // with no alternative, a cooldown would only hide the upstream's own answer
-            let begun = if alone {
-                cand.conn.health.begin_past_cooldown(now)
-            } else {
-                cand.conn.health.try_begin(now, Some(&cand.model))
-            };
-            let att = match begun {
-                Ok(a) => a,
-                Err(until) => {
-                    abandon_provider(p_adm);
-                    if cand.conn.health.breaker.blocked_until(now).is_some() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let now = crate::resilience::now();
+                let pbreaker = snap.provider_breakers.get(&cand.provider.id);
+                let p_adm = match pbreaker.map(|b| b.admit(now)) {
+                    Some(omniroute_routing::Admission::Rejected { until }) => {
                         circuit_open = true;
+                        blocked_until = Some(blocked_until.map_or(until, |b| b.min(until)));
+                        continue;
                     }
-                    blocked_until = Some(blocked_until.map_or(until, |b| b.min(until)));
-                    continue;
-                }
-            };
-            let permit = match acquire_slot(&cand.conn.health.limiter, slot_wait.min(left)).await {
-                Some(p) => p,
-                None => {
-                    abandon_provider(p_adm);
-                    drop(att);
-                    local_limited = true;
-                    tracing::info!(request_id = %rid.0, connection = %cand.conn.id, "connection at its rate limit: trying the next one");
-                    continue;
-                }
-            };
-            attempts += 1;
-            ex.row.attempts = attempts as i64;
-            ex.row.provider = Some(cand.provider.id.clone());
-            ex.row.connection_id = Some(cand.conn.id.clone());
-            ex.row.upstream_model = Some(cand.model.clone());
-            ex.permit = Some(permit);
-            let started = Instant::now();
-            let result = attempt(ex, &ctx, cand, left).await;
-            let now = crate::resilience::now();
-            let latency = Some(started.elapsed().as_millis() as u64);
-            match result {
-                Ok(mut resp) => {
-                    let report = omniroute_routing::Report {
-                        latency_ms: latency,
-                        ..omniroute_routing::Report::new(
-                            omniroute_routing::Outcome::Success,
-                            omniroute_routing::CooldownScope::Connection,
-                            Some(&cand.model),
-                        )
-                    };
-                    att.finish(now, &report, &mut rand::thread_rng());
-                    if let (Some(b), Some(a)) = (pbreaker, p_adm) {
-                        b.on_success(now, a);
+                    other => other,
+                };
+                let abandon_provider = |adm: Option<omniroute_routing::Admission>| {
+                    if let (Some(b), Some(a)) = (pbreaker, adm) {
+                        b.abandon(a);
                     }
-                    if let Some(s) = session {
-                        let group = omniroute_routing::stable_key(&cand.provider.id);
-                        res.affinity.remember(s, group, cand.conn.key, now);
+                };
+                // with no alternative, a cooldown would only hide the upstream's own answer
+                let begun = if alone {
+                    cand.conn.health.begin_past_cooldown(now)
+                } else {
+                    cand.conn.health.try_begin(now, Some(&cand.model))
+                };
+                let att = match begun {
+                    Ok(a) => a,
+                    Err(until) => {
+                        abandon_provider(p_adm);
+                        if cand.conn.health.breaker.blocked_until(now).is_some() {
+                            circuit_open = true;
+                        }
+                        blocked_until = Some(blocked_until.map_or(until, |b| b.min(until)));
+                        continue;
                     }
-                    outcome_headers(resp.headers_mut(), Some(cand), attempts);
-                    break 'run resp;
+                };
+                let permit = match acquire_slot(&cand.conn.health.limiter, slot_wait.min(left))
+                    .await
+                {
+                    Some(p) => p,
+                    None => {
+                        abandon_provider(p_adm);
+                        drop(att);
+                        local_limited = true;
+                        tracing::info!(request_id = %rid.0, connection = %cand.conn.id, "connection at its rate limit: trying the next one");
+                        continue;
+                    }
+                };
+                attempts += 1;
+                if let Some(tx) = &progress_tx {
+                    let ev = json!({"type": "progress", "attempt": attempts, "provider": cand.provider.id, "model": cand.model, "status": "trying"});
+                    let _ = tx
+                        .send(omniroute_protocol::sse::encode(
+                            Some("progress"),
+                            &ev.to_string(),
+                        ))
+                        .await;
                 }
-                Err((mut back, failure)) => {
-                    back.permit = None;
-                    ex = back;
-                    let class = failure.classify(&cand.provider.id);
-                    let report = omniroute_routing::Report {
-                        retry_after: class.retry_after_ms,
-                        latency_ms: latency,
-                        ..omniroute_routing::Report::new(
-                            class.outcome,
-                            class.scope,
-                            Some(&cand.model),
-                        )
-                    };
-                    let cooled = att.finish(now, &report, &mut rand::thread_rng());
-                    if let (Some(b), Some(a)) = (pbreaker, p_adm) {
-                        if class.outcome.policy().counts_for_breaker {
-                            b.on_failure(now, a);
-                        } else {
+                ex.row.attempts = attempts as i64;
+                ex.row.provider = Some(cand.provider.id.clone());
+                ex.row.connection_id = Some(cand.conn.id.clone());
+                ex.row.upstream_model = Some(cand.model.clone());
+                ex.permit = Some(permit);
+                let started = Instant::now();
+                let result = attempt(ex, &ctx, cand, left).await;
+                let now = crate::resilience::now();
+                let latency = Some(started.elapsed().as_millis() as u64);
+                match result {
+                    Ok(mut resp) => {
+                        let report = omniroute_routing::Report {
+                            latency_ms: latency,
+                            ..omniroute_routing::Report::new(
+                                omniroute_routing::Outcome::Success,
+                                omniroute_routing::CooldownScope::Connection,
+                                Some(&cand.model),
+                            )
+                        };
+                        att.finish(now, &report, &mut rand::thread_rng());
+                        if let (Some(b), Some(a)) = (pbreaker, p_adm) {
                             b.on_success(now, a);
                         }
-                    }
-                    let action = if matches!(failure.kind, FailKind::Untranslatable) {
-                        Action::NextStep
-                    } else {
-                        class.outcome.policy().action
-                    };
-                    tracing::warn!(
-                        request_id = %rid.0,
-                        provider = %cand.provider.id,
-                        connection = %cand.conn.id,
-                        model = %cand.model,
-                        attempt = attempts,
-                        outcome = %class.outcome,
-                        cooldown_until = cooled,
-                        error = %failure.err.message,
-                        ?action,
-                        "attempt failed"
-                    );
-                    match action {
-                        Action::Return => {
-                            let mut r = ex.fail(failure.err);
-                            outcome_headers(r.headers_mut(), Some(cand), attempts);
-                            break 'run r;
+                        if let Some(s) = session {
+                            let group = omniroute_routing::stable_key(&cand.provider.id);
+                            res.affinity.remember(s, group, cand.conn.key, now);
                         }
-                        Action::NextStep => skip_step = Some(cand.step),
-                        Action::NextAccount => {}
+                        outcome_headers(resp.headers_mut(), Some(cand), attempts);
+                        break 'run resp;
                     }
-                    last = Some(failure);
+                    Err((mut back, failure)) => {
+                        back.permit = None;
+                        ex = back;
+                        let class = failure.classify(&cand.provider.id);
+                        let report = omniroute_routing::Report {
+                            retry_after: class.retry_after_ms,
+                            latency_ms: latency,
+                            ..omniroute_routing::Report::new(
+                                class.outcome,
+                                class.scope,
+                                Some(&cand.model),
+                            )
+                        };
+                        let cooled = att.finish(now, &report, &mut rand::thread_rng());
+                        if let (Some(b), Some(a)) = (pbreaker, p_adm) {
+                            if class.outcome.policy().counts_for_breaker {
+                                b.on_failure(now, a);
+                            } else {
+                                b.on_success(now, a);
+                            }
+                        }
+                        if let Some(tx) = &progress_tx {
+                            let ev = json!({"type": "progress", "attempt": attempts, "provider": cand.provider.id, "model": cand.model, "status": "failed", "outcome": class.outcome.as_str()});
+                            let _ = tx
+                                .send(omniroute_protocol::sse::encode(
+                                    Some("progress"),
+                                    &ev.to_string(),
+                                ))
+                                .await;
+                        }
+                        let action = if matches!(failure.kind, FailKind::Untranslatable) {
+                            Action::NextStep
+                        } else {
+                            class.outcome.policy().action
+                        };
+                        tracing::warn!(
+                            request_id = %rid.0,
+                            provider = %cand.provider.id,
+                            connection = %cand.conn.id,
+                            model = %cand.model,
+                            attempt = attempts,
+                            outcome = %class.outcome,
+                            cooldown_until = cooled,
+                            error = %failure.err.message,
+                            ?action,
+                            "attempt failed"
+                        );
+                        match action {
+                            Action::Return => {
+                                let mut r = ex.fail(failure.err);
+                                outcome_headers(r.headers_mut(), Some(cand), attempts);
+                                break 'run r;
+                            }
+                            Action::NextStep => skip_step = Some(cand.step),
+                            Action::NextAccount => {}
+                        }
+                        last = Some(failure);
+                    }
                 }
             }
-        }
-        let err = match (last, blocked_until) {
-            (Some(f), _) => f.err,
-            (None, Some(until)) => {
-                let secs = until
-                    .saturating_sub(crate::resilience::now())
-                    .div_ceil(1000)
-                    .max(1);
-                if circuit_open {
+            let err = match (last, blocked_until) {
+                (Some(f), _) => f.err,
+                (None, Some(until)) => {
+                    let secs = until
+                        .saturating_sub(crate::resilience::now())
+                        .div_ceil(1000)
+                        .max(1);
+                    if circuit_open {
                     ApiError::new(
                         ErrorKind::Unavailable,
                         format!("every provider that can serve `{model}` is failing (circuit open); retry in {secs} s"),
@@ -1205,33 +1241,39 @@ async fn handle(
                     .with_code("rate_limit_exceeded")
                 }
                 .with_retry_after(Some(secs.to_string()))
-            }
-            (None, None) if local_limited => ApiError::new(
-                ErrorKind::RateLimited,
-                format!(
-                    "every connection that can serve `{model}` is at its configured rate limit"
-                ),
-            )
-            .with_code("rate_limit_exceeded")
-            .with_retry_after(Some("1".into())),
-            (None, None) => ApiError::new(
-                ErrorKind::Unavailable,
-                format!("no connection can serve `{model}` right now"),
-            )
-            .with_code("no_available_connection"),
+                }
+                (None, None) if local_limited => ApiError::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "every connection that can serve `{model}` is at its configured rate limit"
+                    ),
+                )
+                .with_code("rate_limit_exceeded")
+                .with_retry_after(Some("1".into())),
+                (None, None) => ApiError::new(
+                    ErrorKind::Unavailable,
+                    format!("no connection can serve `{model}` right now"),
+                )
+                .with_code("no_available_connection"),
+            };
+            let mut r = ex.fail(err);
+            outcome_headers(r.headers_mut(), None, attempts);
+            r
         };
-        let mut r = ex.fail(err);
-        outcome_headers(r.headers_mut(), None, attempts);
-        r
+        drop(progress_tx);
+        reuse::capture(
+            resp,
+            &snap.cache,
+            cache_use,
+            guard,
+            snap.idempotency_max_bytes,
+        )
+        .await
     };
-    reuse::capture(
-        resp,
-        &snap.cache,
-        cache_use,
-        guard,
-        snap.idempotency_max_bytes,
-    )
-    .await
+    match progress_rx {
+        None => run.await,
+        Some(rx) => stream::with_progress(client_format, rx, tokio::spawn(run)),
+    }
 }
 
 /// The embedding of `text` through the semantic cache's embeddings model (an OpenAI-format
@@ -1572,10 +1614,20 @@ async fn attempt(
         );
         return Ok(r);
     }
-    match omniroute_translate::translate_response(provider.format, call.format, &body, ctx.model) {
+    match omniroute_translate::translate_response_bytes(
+        provider.format,
+        call.format,
+        &body,
+        ctx.model,
+    ) {
         Ok((v, usage)) => {
             ex.finish(200, None, log_usage(&usage));
-            Ok(json_response(v))
+            let mut r = Response::new(Body::from(v));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(r)
         }
         Err(e) => {
             if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {

@@ -485,3 +485,69 @@ fn error_event_failure(tr: &StreamTranslator) -> Failure {
         kind,
     )
 }
+
+/// A stream that starts at once with the attempt loop's `event: progress` events, then carries
+/// the committed stream — or, when every attempt failed, the error as an event in the client's
+/// stream format (the HTTP status is already 200).
+pub(super) fn with_progress(
+    format: ApiFormat,
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    run: tokio::task::JoinHandle<Response>,
+) -> Response {
+    use futures_util::StreamExt;
+    enum St {
+        Progress(
+            tokio::sync::mpsc::Receiver<Bytes>,
+            tokio::task::JoinHandle<Response>,
+        ),
+        Body(axum::body::BodyDataStream),
+        Done,
+    }
+    let stream = futures_util::stream::unfold(St::Progress(rx, run), move |st| async move {
+        match st {
+            St::Progress(mut rx, run) => match rx.recv().await {
+                Some(ev) => Some((Ok::<Bytes, axum::Error>(ev), St::Progress(rx, run))),
+                None => {
+                    let resp = match run.await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            let ev = progress_error(format, "the request failed", "internal_error");
+                            return Some((Ok(ev), St::Done));
+                        }
+                    };
+                    if resp.status().is_success() {
+                        let mut body = resp.into_body().into_data_stream();
+                        body.next().await.map(|item| (item, St::Body(body)))
+                    } else {
+                        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                            .await
+                            .unwrap_or_default();
+                        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        let msg = v
+                            .pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("every attempt failed")
+                            .to_string();
+                        let code = v
+                            .pointer("/error/code")
+                            .and_then(Value::as_str)
+                            .unwrap_or("upstream_error")
+                            .to_string();
+                        Some((Ok(progress_error(format, &msg, &code)), St::Done))
+                    }
+                }
+            },
+            St::Body(mut body) => body.next().await.map(|item| (item, St::Body(body))),
+            St::Done => None,
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    stream_headers(&mut r, false);
+    r
+}
+
+/// The error that ends a progress stream whose attempts all failed.
+fn progress_error(format: ApiFormat, message: &str, code: &str) -> Bytes {
+    let obs = Observer::new(true);
+    stream_error_event(format, message, code, &obs)
+}

@@ -1,0 +1,332 @@
+//! Routing features end to end: wildcard aliases, the global fallback chain, `provider/*`
+//! routes, account and combo strategies, session affinity, combo cycles, global controls
+//! (system prompt), the semantic cache and progress events.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use mock_upstream::{MockRule, MockUpstream};
+use serde_json::{json, Value};
+
+fn config(mock: &str, nodes: &[(&str, &str, &[&str])], extra: &str) -> String {
+    let mut s = String::new();
+    for (id, format, keys) in nodes {
+        let base = if *format == "gemini" {
+            format!("{mock}/v1beta")
+        } else {
+            format!("{mock}/v1")
+        };
+        s += &format!(
+            "[[nodes]]\nid = \"{id}\"\nformat = \"{format}\"\nbase_url = \"{base}\"\nmodels = [\"mock-small\"]\n\n"
+        );
+        for (i, k) in keys.iter().enumerate() {
+            s += &format!(
+                "[[connections]]\nprovider = \"{id}\"\nname = \"{k}\"\napi_key = \"{k}\"\npriority = {i}\n\n"
+            );
+        }
+    }
+    s + extra
+}
+
+async fn start(dir: &std::path::Path, cfg: &str) -> Gateway {
+    let path = dir.join("omniroute.toml");
+    std::fs::write(&path, cfg).unwrap();
+    Launch::new(dir)
+        .arg("--config")
+        .arg(path.to_str().unwrap())
+        .start()
+        .await
+}
+
+fn calls(mock: &MockUpstream, key: &str) -> u64 {
+    mock.stats().by_key.get(key).copied().unwrap_or(0)
+}
+
+fn body(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+async fn post_h(
+    gw: &Gateway,
+    b: &Value,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut r = gw.http.post(gw.v1("/chat/completions")).json(b);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let h = r.headers().clone();
+    (status, h, r.text().await.unwrap())
+}
+
+fn h<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+async fn put_settings(gw: &Gateway, v: Value) {
+    let r = gw
+        .http
+        .put(gw.api("/settings"))
+        .json(&v)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcard_aliases_provider_routes_and_the_fallback_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka"]), ("n2", "anthropic", &["kb"])],
+        "",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    put_settings(
+        &gw,
+        json!({
+            "model_aliases": [
+                {"pattern": "claude-sonnet-*", "target": "n2/mock-small"},
+                {"pattern": "gpt-?o", "target": "n1/*"},
+            ],
+            "fallback_models": ["n2/mock-small"],
+        }),
+    )
+    .await;
+
+    let (s, hd, t) = post_h(&gw, &body("claude-sonnet-4-5", "alias"), &[]).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(h(&hd, "x-omniroute-provider"), "n2");
+    let v: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(
+        v["model"], "claude-sonnet-4-5",
+        "the client sees its own model name"
+    );
+
+    // `provider/*`: the requested name goes unchanged to that provider
+    let (s, hd, _) = post_h(&gw, &body("gpt-4o", "wild"), &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    assert_eq!(h(&hd, "x-omniroute-model"), "gpt-4o");
+    assert_eq!(
+        mock.last_request().unwrap().json().unwrap()["model"],
+        "gpt-4o"
+    );
+
+    // an unknown name goes to the global fallback chain
+    let (s, hd, t) = post_h(&gw, &body("nothing-like-this", "fb"), &[]).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(h(&hd, "x-omniroute-provider"), "n2");
+
+    // invalid settings are refused with the field named
+    let r = gw
+        .http
+        .put(gw.api("/settings"))
+        .json(&json!({"account_strategy": "telepathy"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("account_strategy"));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_rotates_accounts_and_sessions_stay_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka", "kb", "kc"])],
+        "[settings]\naccount_strategy = \"round_robin\"\nsticky_limit = 1\n",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    for i in 0..6 {
+        let (s, ..) = post_h(&gw, &body("n1/mock-small", &format!("rr {i}")), &[]).await;
+        assert_eq!(s, 200);
+    }
+    assert_eq!(
+        (calls(&mock, "ka"), calls(&mock, "kb"), calls(&mock, "kc")),
+        (2, 2, 2),
+        "{:?}",
+        mock.stats()
+    );
+
+    // a session keeps its account while it is healthy
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..5 {
+        let (s, hd, _) = post_h(
+            &gw,
+            &body("n1/mock-small", &format!("session {i}")),
+            &[("x-session-id", "sess-42")],
+        )
+        .await;
+        assert_eq!(s, 200);
+        seen.insert(h(&hd, "x-omniroute-connection").to_string());
+    }
+    assert_eq!(seen.len(), 1, "one account for the whole session: {seen:?}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn combo_strategies_and_cycles() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka"]), ("n2", "openai", &["kb"])],
+        "[[combos]]\nname = \"rr\"\nstrategy = \"round-robin\"\nmodels = [\"n1/mock-small\", \"n2/mock-small\"]\n\n\
+         [[combos]]\nname = \"outer\"\nmodels = [\"rr\"]\n",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    for i in 0..4 {
+        let (s, ..) = post_h(&gw, &body("rr", &format!("c {i}")), &[]).await;
+        assert_eq!(s, 200);
+    }
+    assert_eq!((calls(&mock, "ka"), calls(&mock, "kb")), (2, 2));
+    // nested combos are followed
+    let (s, hd, t) = post_h(&gw, &body("outer", "nested"), &[]).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(["n1", "n2"].contains(&h(&hd, "x-omniroute-provider")));
+
+    // a cycle is refused at save time
+    let r = gw
+        .http
+        .post(gw.api("/combos"))
+        .json(&json!({"name": "loop", "models": ["outer"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = gw
+        .http
+        .put(gw.api("/combos/rr"))
+        .json(&json!({"name": "rr", "models": ["loop", "n1/mock-small"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("cycle"), "{text}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_system_prompt_reaches_every_upstream_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka"]), ("n2", "anthropic", &["kb"])],
+        "[settings]\nsystem_prompt = \"Answer in English.\"\n",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    // pass-through: a system message after the client's own
+    let b = json!({"model": "n1/mock-small", "messages": [
+        {"role": "system", "content": "client rules"},
+        {"role": "user", "content": "hi"}]});
+    let (s, ..) = post_h(&gw, &b, &[]).await;
+    assert_eq!(s, 200);
+    let sent = mock.last_request().unwrap().json().unwrap();
+    assert_eq!(sent["messages"][0]["content"], "client rules");
+    assert_eq!(sent["messages"][1]["content"], "Answer in English.");
+    // translated to Anthropic: after the client's system text
+    let mut b2 = b.clone();
+    b2["model"] = json!("n2/mock-small");
+    let (s, ..) = post_h(&gw, &b2, &[]).await;
+    assert_eq!(s, 200);
+    let sent = mock.last_request().unwrap().json().unwrap();
+    let system = sent["system"].to_string();
+    let (a, z) = (
+        system.find("client rules").unwrap(),
+        system.find("Answer in English.").unwrap(),
+    );
+    assert!(a < z, "{system}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_cache_answers_similar_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka"])],
+        "[settings]\nsemantic_cache_enabled = true\nsemantic_cache_model = \"n1/mock-embed\"\nsemantic_cache_threshold = 0.95\n",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    let ask = |text: &str| {
+        let mut b = body("n1/mock-small", text);
+        b["temperature"] = json!(0);
+        b
+    };
+    let (s, hd, first) = post_h(&gw, &ask("What is the capital of France?"), &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h(&hd, "x-omniroute-cache"), "MISS");
+    let (s, hd, again) = post_h(&gw, &ask("what is the capital of france"), &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h(&hd, "x-omniroute-cache"), "SEMANTIC-HIT");
+    assert_eq!(first, again);
+    let (_, hd, _) = post_h(&gw, &ask("Write a haiku about autumn leaves"), &[]).await;
+    assert_eq!(h(&hd, "x-omniroute-cache"), "MISS");
+    let chat_calls = mock
+        .stats()
+        .by_model
+        .get("mock-small")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(chat_calls, 2, "the similar prompt made no chat call");
+    let stats: Value = gw
+        .http
+        .get(gw.api("/cache"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["semantic_hits"], 1, "{stats}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_events_report_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(&mock.url(), &[("n1", "openai", &["ka", "kb"])], "");
+    let gw = start(dir.path(), &cfg).await;
+    mock.add_rule(MockRule::new("status=500").key("ka"));
+    let mut b = body("n1/mock-small", "progress please");
+    b["stream"] = json!(true);
+    let (s, _, text) = post_h(&gw, &b, &[("x-omniroute-progress", "true")]).await;
+    assert_eq!(s, 200);
+    let progress: Vec<Value> = text
+        .split("\n\n")
+        .filter(|e| e.starts_with("event: progress"))
+        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let statuses: Vec<&str> = progress
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["trying", "failed", "trying"], "{text}");
+    assert_eq!(progress[1]["outcome"], "server_error");
+    assert_eq!(stream_text(&text), "echo: progress please");
+
+    // everything fails: the status is already 200, the error is an event
+    mock.add_rule(MockRule::new("status=503").key("kb"));
+    let (s, _, text) = post_h(&gw, &b, &[("x-omniroute-progress", "true")]).await;
+    assert_eq!(s, 200);
+    let data = sse_data(&text);
+    assert!(
+        data.iter().any(|d| d.contains("\"error\"")),
+        "an error event ends it: {text}"
+    );
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    gw.stop().await;
+}
