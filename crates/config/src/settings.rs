@@ -22,7 +22,7 @@ pub struct GatewaySettings {
     pub request_log_retention: i64,
 
     // ---- routing and fallback
-    /// Upper bound of upstream attempts for one request (accounts × combo steps).
+    /// Upper bound of upstream calls per combo step (each step has its own budget).
     pub max_attempts: u32,
     /// Deadline for getting a response started, across every attempt (a stream that has
     /// started is bounded by the idle timeout, not by this).

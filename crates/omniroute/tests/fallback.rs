@@ -293,7 +293,7 @@ async fn everything_failing_gives_the_last_error_and_no_retry_storm() {
         "[settings]\nbreaker_failure_threshold = 3\nbreaker_open_ms = 60000\n",
     );
     let gw = start(dir.path(), &cfg).await;
-    mock.add_rule(MockRule::new("status=500;first-byte=50").model("mock-small"));
+    mock.add_rule(MockRule::new("status=500;first-byte=300").model("mock-small"));
 
     let wave = |n: usize| {
         let gw_http = gw.http.clone();
@@ -326,6 +326,32 @@ async fn everything_failing_gives_the_last_error_and_no_retry_storm() {
         first <= 2 * 200,
         "each request tries each account at most once: {first} upstream calls"
     );
+    // 200 failures in flight together are one incident for each breaker: still closed
+    let state: Value = gw
+        .http
+        .get(gw.api("/resilience"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for c in state["connections"].as_array().unwrap() {
+        assert_eq!(c["breaker"]["state"], "closed", "{state}");
+    }
+    // a few more separate failures reach the threshold of 3 (the provider's breaker, which
+    // sees both accounts fail, opens first)
+    let mut opened = false;
+    for _ in 0..4 {
+        let s = wave(1).await[0];
+        assert!(s == 500 || s == 503, "{s}");
+        if s == 503 {
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened, "separate failures open the circuit");
+    let first = mock.stats().total;
     // both breakers are open now: a second wave does not reach the upstream at all
     let statuses = wave(200).await;
     assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");

@@ -314,8 +314,14 @@ async fn progress_events_report_attempts() {
         .iter()
         .map(|p| p["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["trying", "failed", "trying"], "{text}");
+    assert_eq!(
+        statuses,
+        ["trying", "failed", "trying", "streaming"],
+        "{text}"
+    );
     assert_eq!(progress[1]["outcome"], "server_error");
+    assert_eq!(progress[3]["provider"], "n1");
+    assert_eq!(progress[3]["attempt"], 2);
     assert_eq!(stream_text(&text), "echo: progress please");
 
     // everything fails: the status is already 200, the error is an event

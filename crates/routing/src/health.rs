@@ -229,6 +229,9 @@ impl Breaker {
                 inner.failures.push_back(now);
                 if inner.failures.len() >= cfg.failure_threshold as usize {
                     self.open(&mut inner, now);
+                } else {
+                    // attempts already in flight failed for the same reason: they count once
+                    self.epoch.fetch_add(1, Ordering::AcqRel);
                 }
                 true
             }
@@ -1372,10 +1375,15 @@ mod tests {
     #[test]
     fn stale_failures_do_not_stampede() {
         let b = Breaker::new(cfg(2));
+        // ten requests in flight together fail together: one incident, counted once
         let burst: Vec<_> = (0..10).map(|_| b.admit(0)).collect();
         let counted = burst.iter().filter(|a| b.on_failure(1, **a)).count();
-        assert_eq!(counted, 2, "only failures before the transition count");
-        assert_eq!(b.state(1).state, BreakerState::Open);
+        assert_eq!(counted, 1, "concurrent failures count once");
+        assert_eq!(b.state(1).state, BreakerState::Closed);
+        // a later, separate failure counts again and opens it
+        let next = b.admit(2);
+        assert!(b.on_failure(2, next));
+        assert_eq!(b.state(2).state, BreakerState::Open);
         // A bump (cooldown set) makes outstanding admissions stale too.
         b.reset();
         let a = b.admit(2);

@@ -215,7 +215,7 @@ impl Resolver {
         &self.fallback
     }
 
-    /// Resolve `model`: combo name → `provider/model` prefix → wildcard alias → bare model id →
+    /// Resolve `model`: `provider/model` prefix → wildcard alias → combo name → bare model id →
     /// global fallback chain (as a combo named [`FALLBACK_COMBO`]). `usable(provider_id)` says
     /// whether a provider can serve now (has an enabled connection); it breaks ties for bare ids.
     pub fn resolve(
@@ -240,22 +240,20 @@ impl Resolver {
         }
     }
 
-    /// Resolution without the fallback chain, `depth` alias hops deep.
+    /// Whether a wildcard alias matches `model` (aliases take precedence over combo names).
+    pub fn has_alias(&self, model: &str) -> bool {
+        self.aliases.iter().any(|(p, _)| glob(p, model))
+    }
+
+    /// Resolution without the fallback chain, `depth` alias hops deep: `provider/model`
+    /// (custom-node prefixes included), then a wildcard alias, then a combo name, then a bare
+    /// model id.
     fn resolve_at(
         &self,
         model: &str,
         usable: &dyn Fn(&str) -> bool,
         depth: usize,
     ) -> Result<Resolution, ResolveError> {
-        if let Some(combo) = self.combos.get(model) {
-            if !combo.enabled {
-                return Err(ResolveError::ComboDisabled(combo.name.clone()));
-            }
-            return Ok(Resolution::Combo {
-                name: combo.name.clone(),
-                steps: combo.models.clone(),
-            });
-        }
         if let Some((prefix, rest)) = model.split_once('/') {
             if let Some(&i) = self.by_prefix.get(prefix) {
                 if rest.is_empty() {
@@ -274,6 +272,15 @@ impl Resolver {
                 }
             }
             return self.resolve_at(target.trim(), usable, depth + 1);
+        }
+        if let Some(combo) = self.combos.get(model) {
+            if !combo.enabled {
+                return Err(ResolveError::ComboDisabled(combo.name.clone()));
+            }
+            return Ok(Resolution::Combo {
+                name: combo.name.clone(),
+                steps: combo.models.clone(),
+            });
         }
         match self.bare.get(model).map(Vec::as_slice) {
             Some([i]) => self.provider_resolution(*i, model),
@@ -693,15 +700,20 @@ mod tests {
             ("anthropic".into(), "claude-sonnet-4".into())
         );
         assert_eq!(target(r.resolve("g1", |_| true)).1, "gpt-4o");
-        // Alias to a combo.
+        // The order: `provider/model`, then aliases, then combo names — so a catch-all
+        // alias shadows combo names, and an alias pointing at a combo meets the catch-all too.
+        assert_eq!(target(r.resolve("cheap", |_| true)).0, "deepseek");
+        assert_eq!(target(r.resolve("fast", |_| true)).0, "deepseek");
+        let narrow = full(vec![combo("fast", &["ds/deepseek-chat"])], &[])
+            .with_aliases(pairs(&[("cheap", "fast")]));
         assert!(
-            matches!(r.resolve("cheap", |_| true), Ok(Resolution::Combo { name, .. }) if name == "fast")
+            matches!(narrow.resolve("cheap", |_| true), Ok(Resolution::Combo { name, .. }) if name == "fast")
         );
-        // Combos and explicit prefixes win over aliases.
         assert!(matches!(
-            r.resolve("fast", |_| true),
+            narrow.resolve("fast", |_| true),
             Ok(Resolution::Combo { .. })
         ));
+        assert!(narrow.has_alias("cheap") && !narrow.has_alias("fast"));
         assert_eq!(
             target(r.resolve("openai/gpt-4o", |_| true)).0,
             "openai".to_string()

@@ -60,8 +60,12 @@ pub struct Snapshot {
     pub account_strategy: HashMap<String, Strategy>,
     pub default_account_strategy: Strategy,
     pub combo_strategy: Strategy,
-    /// Rotation cursors: `p:{provider}` for accounts, `c:{combo}` for combo steps.
-    pub rotations: HashMap<String, Arc<RotationState>>,
+    /// Account rotation cursors by provider id.
+    pub account_rotations: HashMap<String, Arc<RotationState>>,
+    /// Combo step rotation cursors by combo name.
+    pub combo_rotations: HashMap<String, Arc<RotationState>>,
+    /// Every enabled combo expanded into its leaf steps, once per snapshot.
+    pub combo_steps: HashMap<String, Arc<Vec<omniroute_routing::Step>>>,
     /// Connection id → (provider id, name), for the management view.
     pub connection_names: HashMap<String, (String, String)>,
     /// The response cache (kept across snapshots while its limits do not change).
@@ -127,7 +131,6 @@ pub struct StateOptions {
 impl AppState {
     pub async fn new(opts: StateOptions) -> Result<Arc<AppState>, StoreError> {
         let resilience = Arc::new(Resilience::new());
-        resilience.load(&opts.store).await;
         let snapshot = build_snapshot(
             &opts.store,
             &opts.catalog,
@@ -136,6 +139,8 @@ impl AppState {
             &resilience,
         )
         .await?;
+        // after the snapshot, so restored breakers and cooldowns meet their configured limits
+        resilience.load(&opts.store).await;
         Ok(Arc::new(AppState {
             store: opts.store,
             catalog: opts.catalog,
@@ -391,18 +396,32 @@ pub async fn build_snapshot(
         .map(|(p, s)| (p.clone(), parse(s)))
         .collect();
     let combo_strategy = parse(&settings.combo_strategy);
-    let mut rotations = HashMap::new();
-    for p in connections.keys() {
-        let g = format!("p:{p}");
-        rotations.insert(g.clone(), res.rotation(&g, settings.sticky_limit));
-    }
-    for c in &combos {
-        let g = format!("c:{}", c.name);
-        let sticky = c
-            .sticky_limit
-            .unwrap_or(omniroute_routing::strategy::DEFAULT_COMBO_STICKY);
-        rotations.insert(g.clone(), res.rotation(&g, sticky));
-    }
+    let account_rotations = connections
+        .keys()
+        .map(|p| {
+            (
+                p.clone(),
+                res.rotation(&format!("p:{p}"), settings.sticky_limit),
+            )
+        })
+        .collect();
+    let combo_rotations = combos
+        .iter()
+        .map(|c| {
+            let sticky = c
+                .sticky_limit
+                .unwrap_or(omniroute_routing::strategy::DEFAULT_COMBO_STICKY);
+            (
+                c.name.clone(),
+                res.rotation(&format!("c:{}", c.name), sticky),
+            )
+        })
+        .collect();
+    let combo_names: Vec<String> = combos
+        .iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.name.clone())
+        .collect();
     let aliases = settings
         .model_aliases
         .iter()
@@ -437,7 +456,24 @@ pub async fn build_snapshot(
         ),
     };
 
+    let usable = |p: &str| connections.get(p).is_some_and(|c| !c.is_empty());
+    let mut combo_steps = HashMap::new();
+    for name in combo_names {
+        match resolver.expand(&name, usable) {
+            Ok(exp) => {
+                for sk in &exp.skipped {
+                    tracing::warn!(combo = %name, step = %sk.step, reason = ?sk.reason, "combo step skipped");
+                }
+                combo_steps.insert(name, Arc::new(exp.steps));
+            }
+            Err(e) => tracing::warn!(combo = %name, error = %e, "combo does not resolve"),
+        }
+    }
+
     Ok(Snapshot {
+        combo_steps,
+        account_rotations,
+        combo_rotations,
         cache,
         idempotency,
         idempotency_max_bytes: IDEMPOTENT_MAX_BYTES,
@@ -446,7 +482,6 @@ pub async fn build_snapshot(
         account_strategy,
         default_account_strategy,
         combo_strategy,
-        rotations,
         connection_names,
         connections,
         keys,

@@ -4,10 +4,11 @@
 use super::{ApiResult, St};
 use crate::error::HttpError;
 use crate::resilience::{now, view};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use omniroute_protocol::ApiError;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// `GET /api/resilience`: every connection's breaker, cooldowns, stats and rate-limit use; the
 /// provider breakers; the active cooldowns.
@@ -67,14 +68,22 @@ pub(super) async fn reset(State(st): St, body: axum::body::Bytes) -> ApiResult {
     Ok(Json(json!({"reset": true})))
 }
 
-/// `DELETE /api/resilience/cooldowns/{id}`: force-unlock a connection (every model).
-pub(super) async fn unlock(State(st): St, Path(id): Path<String>) -> ApiResult {
+/// `DELETE /api/resilience/cooldowns/{id}[?model=M]`: force-unlock a connection (every model,
+/// or only the cooldown of model `M`).
+pub(super) async fn unlock(
+    State(st): St,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     let Some(t) = st.resilience.registry.get(&id) else {
         return Err(HttpError::openai(
             ApiError::not_found(format!("no connection `{id}`")).with_code("not_found"),
         ));
     };
-    t.cooldown.clear();
+    match q.get("model") {
+        Some(m) => t.cooldown.clear_model(Some(m)),
+        None => t.cooldown.clear(),
+    }
     st.resilience.flush(&st.store).await;
     Ok(Json(json!({"unlocked": id})))
 }

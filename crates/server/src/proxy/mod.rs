@@ -10,21 +10,26 @@
 use crate::error::render;
 use crate::middleware::RequestId;
 use crate::state::{AppState, KeyInfo, LiveConnection, Snapshot};
-use crate::upstream::{self, SendError};
+use crate::upstream;
 
+mod failure;
 mod reuse;
+mod route;
 mod stream;
+
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
+pub use failure::upstream_status_error;
+use failure::{invalid_json, send_failure, FailKind, Failure};
 use omniroute_protocol::usage::Usage;
 use omniroute_protocol::{ApiError, ApiFormat, ErrorKind};
 use omniroute_providers::upstream::{auth_headers, endpoint_url, Operation};
 use omniroute_providers::ProviderSpec;
-use omniroute_routing::{Action, ResolveError};
+use omniroute_routing::ResolveError;
 use omniroute_store::RequestLog;
 use omniroute_translate::ir::EncoderOptions;
 use omniroute_translate::StreamTranslator;
@@ -364,7 +369,7 @@ async fn count_tokens_common(
     // an Anthropic upstream counts exactly
     if fmt == ApiFormat::Anthropic {
         if let Ok((provider, upstream_model, conn)) =
-            route(&snap, &st.resilience, &ir.model, &rid.0)
+            route::first_candidate(&snap, &ir.model, &rid.0)
         {
             if provider.format == ApiFormat::Anthropic {
                 if let Some(n) =
@@ -446,337 +451,6 @@ fn resolve_error(e: ResolveError) -> ApiError {
         }
         ResolveError::UnknownModel(_) | ResolveError::UnknownProvider(..) => {
             ApiError::not_found(e.to_string()).with_code("model_not_found")
-        }
-    }
-}
-
-/// One upstream attempt candidate: a provider, the model id it gets, and a connection.
-pub(crate) struct Candidate {
-    pub provider: Arc<ProviderSpec>,
-    pub model: String,
-    pub conn: Arc<LiveConnection>,
-    /// Index of the combo step this came from (0 for a plain model).
-    pub step: usize,
-}
-
-/// Every candidate for `model`, in the order they are tried: the combo's steps in the order of
-/// its strategy, each with its provider's enabled connections in the order of the account
-/// strategy (a session's connection first while it is healthy). Unavailable candidates stay in
-/// the plan; the attempt loop skips them without calling the upstream.
-fn plan(
-    snap: &Snapshot,
-    res: &crate::resilience::Resilience,
-    model: &str,
-    rid: &str,
-    session: Option<u64>,
-) -> Result<Vec<Candidate>, ApiError> {
-    use omniroute_routing::{order, stable_key, Candidate as Cand, Strategy};
-    let usable = |p: &str| snap.usable(p);
-    let exp = snap.resolver.expand(model, usable).map_err(resolve_error)?;
-    for sk in &exp.skipped {
-        tracing::warn!(request_id = rid, step = %sk.step, reason = ?sk.reason, "combo step skipped");
-    }
-    if exp.steps.is_empty() {
-        return Err(ApiError::invalid(format!(
-            "`{model}` has no routable step: every step is unknown or disabled"
-        ))
-        .with_code("no_routable_step"));
-    }
-    let now = crate::resilience::now();
-    let mut rng = rand::thread_rng();
-    let combo = exp.steps[0].path.first().cloned();
-    let step_order: Vec<usize> = match &combo {
-        Some(name) if exp.steps.len() > 1 => {
-            let strategy = snap
-                .resolver
-                .combo(name)
-                .and_then(|c| c.strategy)
-                .unwrap_or(snap.combo_strategy);
-            let rot = snap.rotations.get(&format!("c:{name}"));
-            match (strategy, rot) {
-                (Strategy::Priority, _) | (_, None) => (0..exp.steps.len()).collect(),
-                (strategy, Some(rot)) => {
-                    let cands: Vec<Cand> = exp
-                        .steps
-                        .iter()
-                        .map(|st| {
-                            let health = snap
-                                .connections
-                                .get(&st.provider.id)
-                                .and_then(|c| c.first())
-                                .map(|c| c.health.as_ref());
-                            let mut c = Cand::new(stable_key(&st.model), health);
-                            c.weight = st.weight;
-                            c.priority = st.entry as i64;
-                            c.model = Some(st.model.as_str());
-                            c
-                        })
-                        .collect();
-                    order(strategy, &cands, rot, None, now, &mut rng)
-                }
-            }
-        }
-        _ => (0..exp.steps.len()).collect(),
-    };
-    let first = exp.steps[0].provider.id.clone();
-    let mut out = Vec::new();
-    for (rank, &si) in step_order.iter().enumerate() {
-        let Some(st) = exp.steps.get(si) else {
-            continue;
-        };
-        let Some(conns) = snap.connections.get(&st.provider.id) else {
-            continue;
-        };
-        let strategy = snap.account_strategy(&st.provider.id);
-        let group = stable_key(&st.provider.id);
-        let sticky = session.and_then(|s| res.affinity.lookup(s, group, now));
-        let rot = snap.rotations.get(&format!("p:{}", st.provider.id));
-        let conn_order: Vec<usize> = match (conns.len(), strategy, sticky, rot) {
-            (1, ..) | (_, Strategy::Priority, None, _) | (_, _, _, None) => {
-                (0..conns.len()).collect()
-            }
-            (_, strategy, sticky, Some(rot)) => {
-                let cands: Vec<Cand> = conns
-                    .iter()
-                    .map(|c| {
-                        let mut k = Cand::new(c.key, Some(c.health.as_ref()));
-                        k.priority = c.priority;
-                        k.model = Some(st.model.as_str());
-                        k
-                    })
-                    .collect();
-                order(strategy, &cands, rot, sticky, now, &mut rng)
-            }
-        };
-        for ci in conn_order {
-            if let Some(conn) = conns.get(ci) {
-                out.push(Candidate {
-                    provider: st.provider.clone(),
-                    model: st.model.clone(),
-                    conn: conn.clone(),
-                    step: rank,
-                });
-            }
-        }
-    }
-    if out.is_empty() {
-        // a configuration problem, not a transient one: 400 so clients do not retry forever
-        return Err(ApiError::invalid(format!(
-            "provider `{first}` has no enabled connection: add one with POST /api/connections or in the config file"
-        ))
-        .with_code("provider_not_configured"));
-    }
-    Ok(out)
-}
-
-/// The first candidate for `model` (count_tokens asks the upstream only once).
-fn route(
-    snap: &Snapshot,
-    res: &crate::resilience::Resilience,
-    model: &str,
-    rid: &str,
-) -> Result<(Arc<ProviderSpec>, String, Arc<LiveConnection>), ApiError> {
-    let c = plan(snap, res, model, rid, None)?.into_iter().next();
-    c.map(|c| (c.provider, c.model, c.conn))
-        .ok_or_else(|| ApiError::internal("empty plan"))
-}
-
-/// What went wrong in one attempt, as the fallback decision needs it.
-#[derive(Debug)]
-pub(crate) enum FailKind {
-    /// The upstream answered with an error status.
-    Status {
-        status: u16,
-        body: Bytes,
-        retry_after: Option<String>,
-        /// A provider rate-limit reset header, when present.
-        reset: Option<String>,
-    },
-    /// No answer (or no next chunk) in time.
-    Timeout,
-    /// The connection could not be established.
-    Connect,
-    /// The connection broke.
-    Broken,
-    /// HTTP 200 carrying an error (body or stream event).
-    ErrorInBody(Bytes),
-    /// A stream that ended without content.
-    EmptyStream,
-    /// Not valid JSON / not the expected shape.
-    Invalid,
-    /// The client's request itself is invalid.
-    Client,
-    /// The request cannot be expressed in this provider's format.
-    Untranslatable,
-    /// Our own failure preparing this attempt.
-    Local,
-}
-
-/// A failure's classification.
-struct Classified {
-    outcome: omniroute_routing::Outcome,
-    scope: omniroute_routing::CooldownScope,
-    retry_after_ms: Option<u64>,
-}
-
-/// `Retry-After`: delta seconds or an HTTP date, as milliseconds from now.
-fn parse_retry_after(v: &str) -> Option<u64> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs >= 0.0).then_some((secs * 1000.0) as u64);
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    let ms = at
-        .duration_since(std::time::SystemTime::now())
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Some(ms)
-}
-
-/// A provider's rate-limit reset header as milliseconds from now: OpenAI durations (`1m30s`,
-/// `6s`, `250ms`), Anthropic RFC 3339 timestamps, or epoch seconds.
-fn parse_reset(v: &str) -> Option<u64> {
-    let v = v.trim();
-    if let Ok(n) = v.parse::<u64>() {
-        // epoch seconds (far in the future relative to a duration) or plain seconds
-        let now_s = crate::resilience::now() / 1000;
-        return Some(if n > 1_000_000_000 {
-            n.saturating_sub(now_s) * 1000
-        } else {
-            n * 1000
-        });
-    }
-    if v.contains('T') {
-        let at = parse_rfc3339_ms(v)?;
-        return Some(at.saturating_sub(crate::resilience::now()));
-    }
-    // Go-style durations: sequences of <number><unit>
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = v.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let unit_ms = match c {
-            'h' => 3_600_000.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1.0
-            }
-            'm' => 60_000.0,
-            's' => 1000.0,
-            _ => return None,
-        };
-        total += n * unit_ms;
-        any = true;
-    }
-    (any && num.is_empty()).then_some(total as u64)
-}
-
-/// `2026-11-22T01:02:03Z` / with fraction / with `+hh:mm` offset → epoch milliseconds.
-fn parse_rfc3339_ms(v: &str) -> Option<u64> {
-    let (date, time) = v.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>());
-    let (y, mo, da) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (clock, offset_s) = if let Some(c) = time.strip_suffix('Z') {
-        (c, 0i64)
-    } else if let Some(pos) = time.rfind(['+', '-']) {
-        let (c, off) = time.split_at(pos);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let mut parts = off[1..].split(':').map(|x| x.parse::<i64>());
-        let (oh, om) = (parts.next()?.ok()?, parts.next().unwrap_or(Ok(0)).ok()?);
-        (c, sign * (oh * 3600 + om * 60))
-    } else {
-        (time, 0)
-    };
-    let mut t = clock.split(':');
-    let (h, mi) = (
-        t.next()?.parse::<i64>().ok()?,
-        t.next()?.parse::<i64>().ok()?,
-    );
-    let sec: f64 = t.next()?.parse().ok()?;
-    // days from civil (Howard Hinnant's algorithm)
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 - offset_s;
-    let ms = secs as f64 * 1000.0 + sec * 1000.0;
-    (ms >= 0.0).then_some(ms as u64)
-}
-
-pub(crate) struct Failure {
-    pub err: ApiError,
-    pub kind: FailKind,
-}
-
-impl Failure {
-    pub(crate) fn new(err: ApiError, kind: FailKind) -> Self {
-        Self { err, kind }
-    }
-
-    fn local(err: ApiError) -> Self {
-        Self::new(err, FailKind::Local)
-    }
-
-    /// What this failure means for fallback and for the target's health.
-    fn classify(&self, provider: &str) -> Classified {
-        use omniroute_routing::{classify_detailed, CooldownScope, Outcome};
-        let simple = |outcome| Classified {
-            outcome,
-            scope: CooldownScope::Connection,
-            retry_after_ms: None,
-        };
-        match &self.kind {
-            FailKind::Status {
-                status,
-                body,
-                retry_after,
-                reset,
-            } => {
-                let mut h: Vec<(&str, &str)> = Vec::new();
-                if let Some(r) = retry_after {
-                    h.push(("retry-after", r.as_str()));
-                }
-                let c = classify_detailed(provider, Some(*status), h.as_slice(), body);
-                let retry_after_ms = retry_after
-                    .as_deref()
-                    .and_then(parse_retry_after)
-                    .or_else(|| reset.as_deref().and_then(parse_reset))
-                    .or_else(|| omniroute_routing::classify::gemini_retry_delay(body));
-                Classified {
-                    outcome: c.outcome,
-                    scope: c.scope,
-                    retry_after_ms,
-                }
-            }
-            FailKind::Timeout => simple(Outcome::Timeout),
-            FailKind::Connect => simple(Outcome::ConnectError),
-            FailKind::Broken | FailKind::Local => simple(Outcome::ServerError),
-            FailKind::ErrorInBody(body) => {
-                // an HTTP 200 that says the quota is gone is a quota error
-                let c = classify_detailed(provider, Some(429), &[][..], body);
-                if c.outcome == Outcome::QuotaExhausted {
-                    Classified {
-                        outcome: c.outcome,
-                        scope: c.scope,
-                        retry_after_ms: None,
-                    }
-                } else {
-                    simple(Outcome::ErrorInBody)
-                }
-            }
-            FailKind::Invalid => simple(Outcome::ErrorInBody),
-            FailKind::EmptyStream => simple(Outcome::EmptyStream),
-            FailKind::Client | FailKind::Untranslatable => simple(Outcome::ClientError),
         }
     }
 }
@@ -956,7 +630,15 @@ async fn handle(
     let idem = if snap.settings.idempotency_window_ms == 0 {
         reuse::Idem::Run
     } else {
-        reuse::idempotency(&snap.idempotency, &headers, tenant, &call.path, &bytes).await
+        reuse::idempotency(
+            &snap.idempotency,
+            &headers,
+            tenant,
+            &call.path,
+            &bytes,
+            Duration::from_millis(snap.settings.total_timeout_ms),
+        )
+        .await
     };
     let guard = match idem {
         reuse::Idem::Run => None,
@@ -985,13 +667,14 @@ async fn handle(
     } else {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(v) => {
-                let k = reuse::key(tenant, call.format, &model, &v);
+                let scope = reuse::scope(tenant, call.format, &headers, &snap.settings);
+                let k = reuse::key(&scope, &model, &v);
                 if let Some(hit) = snap.cache.get(&k) {
                     ex.finish(200, None, None);
                     return reuse::replay(hit, "HIT");
                 }
                 let semantic = if snap.cache.semantic_enabled() {
-                    let scope = reuse::semantic_scope(tenant, call.format, &model, &v);
+                    let scope = reuse::semantic_scope(&scope, &model, &v);
                     let text = crate::cache::prompt_text(&v);
                     match embed(&snap, &text).await {
                         Some(emb) => {
@@ -1029,238 +712,37 @@ async fn handle(
     };
     let client_format = call.format;
     let run = async move {
-        let resp: Response = 'run: {
-            let session = session_key(&headers, &req, call.format);
-            let res = st.resilience.clone();
-            let plan = match plan(&snap, &res, &model, &rid.0, session) {
-                Ok(p) => p,
-                Err(e) => break 'run ex.fail(e),
-            };
-            let include_usage = call.format == ApiFormat::Openai
-                && req
-                    .get("stream_options")
-                    .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
-                    .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
-                    .unwrap_or(false);
-            let ctx = Ctx {
-                snap: &snap,
-                call: &call,
-                req: &req,
-                bytes: &bytes,
-                headers: &headers,
-                model: &model,
-                stream,
-                include_usage,
-                rid: &rid,
-            };
-            let max_attempts = snap.settings.max_attempts.max(1) as usize;
-            let alone = plan.len() == 1;
-            let deadline = Instant::now() + Duration::from_millis(snap.settings.total_timeout_ms);
-            let slot_wait = Duration::from_millis(snap.settings.rate_limit_wait_ms);
-            let mut last: Option<Failure> = None;
-            let mut attempts = 0usize;
-            let mut skip_step: Option<usize> = None;
-            // the earliest moment a skipped (cooling, open-circuit) candidate becomes available
-            let mut blocked_until: Option<u64> = None;
-            let mut local_limited = false;
-            // whether a skipped candidate had an open circuit (else they were all cooling down)
-            let mut circuit_open = false;
-            for cand in &plan {
-                if skip_step == Some(cand.step) {
-                    continue;
-                }
-                if attempts >= max_attempts {
-                    break;
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                let now = crate::resilience::now();
-                let pbreaker = snap.provider_breakers.get(&cand.provider.id);
-                let p_adm = match pbreaker.map(|b| b.admit(now)) {
-                    Some(omniroute_routing::Admission::Rejected { until }) => {
-                        circuit_open = true;
-                        blocked_until = Some(blocked_until.map_or(until, |b| b.min(until)));
-                        continue;
-                    }
-                    other => other,
+        let session = route::session_key(&headers, &req, call.format);
+        let include_usage = call.format == ApiFormat::Openai
+            && req
+                .get("stream_options")
+                .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+                .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
+                .unwrap_or(false);
+        let resp = match route::plan(&snap, &model, &rid.0) {
+            Err(e) => ex.fail(e),
+            Ok(plan) => {
+                let r = route::Run {
+                    ctx: Ctx {
+                        snap: &snap,
+                        call: &call,
+                        req: &req,
+                        bytes: &bytes,
+                        headers: &headers,
+                        model: &model,
+                        stream,
+                        include_usage,
+                        rid: &rid,
+                    },
+                    res: &st.resilience,
+                    session,
+                    progress: progress_tx,
                 };
-                let abandon_provider = |adm: Option<omniroute_routing::Admission>| {
-                    if let (Some(b), Some(a)) = (pbreaker, adm) {
-                        b.abandon(a);
-                    }
-                };
-                // with no alternative, a cooldown would only hide the upstream's own answer
-                let begun = if alone {
-                    cand.conn.health.begin_past_cooldown(now)
-                } else {
-                    cand.conn.health.try_begin(now, Some(&cand.model))
-                };
-                let att = match begun {
-                    Ok(a) => a,
-                    Err(until) => {
-                        abandon_provider(p_adm);
-                        if cand.conn.health.breaker.blocked_until(now).is_some() {
-                            circuit_open = true;
-                        }
-                        blocked_until = Some(blocked_until.map_or(until, |b| b.min(until)));
-                        continue;
-                    }
-                };
-                let permit = match acquire_slot(&cand.conn.health.limiter, slot_wait.min(left))
-                    .await
-                {
-                    Some(p) => p,
-                    None => {
-                        abandon_provider(p_adm);
-                        drop(att);
-                        local_limited = true;
-                        tracing::info!(request_id = %rid.0, connection = %cand.conn.id, "connection at its rate limit: trying the next one");
-                        continue;
-                    }
-                };
-                attempts += 1;
-                if let Some(tx) = &progress_tx {
-                    let ev = json!({"type": "progress", "attempt": attempts, "provider": cand.provider.id, "model": cand.model, "status": "trying"});
-                    let _ = tx
-                        .send(omniroute_protocol::sse::encode(
-                            Some("progress"),
-                            &ev.to_string(),
-                        ))
-                        .await;
-                }
-                ex.row.attempts = attempts as i64;
-                ex.row.provider = Some(cand.provider.id.clone());
-                ex.row.connection_id = Some(cand.conn.id.clone());
-                ex.row.upstream_model = Some(cand.model.clone());
-                ex.permit = Some(permit);
-                let started = Instant::now();
-                let result = attempt(ex, &ctx, cand, left).await;
-                let now = crate::resilience::now();
-                let latency = Some(started.elapsed().as_millis() as u64);
-                match result {
-                    Ok(mut resp) => {
-                        let report = omniroute_routing::Report {
-                            latency_ms: latency,
-                            ..omniroute_routing::Report::new(
-                                omniroute_routing::Outcome::Success,
-                                omniroute_routing::CooldownScope::Connection,
-                                Some(&cand.model),
-                            )
-                        };
-                        att.finish(now, &report, &mut rand::thread_rng());
-                        if let (Some(b), Some(a)) = (pbreaker, p_adm) {
-                            b.on_success(now, a);
-                        }
-                        if let Some(s) = session {
-                            let group = omniroute_routing::stable_key(&cand.provider.id);
-                            res.affinity.remember(s, group, cand.conn.key, now);
-                        }
-                        outcome_headers(resp.headers_mut(), Some(cand), attempts);
-                        break 'run resp;
-                    }
-                    Err((mut back, failure)) => {
-                        back.permit = None;
-                        ex = back;
-                        let class = failure.classify(&cand.provider.id);
-                        let report = omniroute_routing::Report {
-                            retry_after: class.retry_after_ms,
-                            latency_ms: latency,
-                            ..omniroute_routing::Report::new(
-                                class.outcome,
-                                class.scope,
-                                Some(&cand.model),
-                            )
-                        };
-                        let cooled = att.finish(now, &report, &mut rand::thread_rng());
-                        if let (Some(b), Some(a)) = (pbreaker, p_adm) {
-                            if class.outcome.policy().counts_for_breaker {
-                                b.on_failure(now, a);
-                            } else {
-                                b.on_success(now, a);
-                            }
-                        }
-                        if let Some(tx) = &progress_tx {
-                            let ev = json!({"type": "progress", "attempt": attempts, "provider": cand.provider.id, "model": cand.model, "status": "failed", "outcome": class.outcome.as_str()});
-                            let _ = tx
-                                .send(omniroute_protocol::sse::encode(
-                                    Some("progress"),
-                                    &ev.to_string(),
-                                ))
-                                .await;
-                        }
-                        let action = if matches!(failure.kind, FailKind::Untranslatable) {
-                            Action::NextStep
-                        } else {
-                            class.outcome.policy().action
-                        };
-                        tracing::warn!(
-                            request_id = %rid.0,
-                            provider = %cand.provider.id,
-                            connection = %cand.conn.id,
-                            model = %cand.model,
-                            attempt = attempts,
-                            outcome = %class.outcome,
-                            cooldown_until = cooled,
-                            error = %failure.err.message,
-                            ?action,
-                            "attempt failed"
-                        );
-                        match action {
-                            Action::Return => {
-                                let mut r = ex.fail(failure.err);
-                                outcome_headers(r.headers_mut(), Some(cand), attempts);
-                                break 'run r;
-                            }
-                            Action::NextStep => skip_step = Some(cand.step),
-                            Action::NextAccount => {}
-                        }
-                        last = Some(failure);
-                    }
-                }
+                let resp = route::run(ex, &r, &plan).await;
+                drop(r);
+                resp
             }
-            let err = match (last, blocked_until) {
-                (Some(f), _) => f.err,
-                (None, Some(until)) => {
-                    let secs = until
-                        .saturating_sub(crate::resilience::now())
-                        .div_ceil(1000)
-                        .max(1);
-                    if circuit_open {
-                    ApiError::new(
-                        ErrorKind::Unavailable,
-                        format!("every provider that can serve `{model}` is failing (circuit open); retry in {secs} s"),
-                    )
-                    .with_code("no_available_connection")
-                } else {
-                    ApiError::new(
-                        ErrorKind::RateLimited,
-                        format!("every account that can serve `{model}` is cooling down after rate limits or quota errors; retry in {secs} s"),
-                    )
-                    .with_code("rate_limit_exceeded")
-                }
-                .with_retry_after(Some(secs.to_string()))
-                }
-                (None, None) if local_limited => ApiError::new(
-                    ErrorKind::RateLimited,
-                    format!(
-                        "every connection that can serve `{model}` is at its configured rate limit"
-                    ),
-                )
-                .with_code("rate_limit_exceeded")
-                .with_retry_after(Some("1".into())),
-                (None, None) => ApiError::new(
-                    ErrorKind::Unavailable,
-                    format!("no connection can serve `{model}` right now"),
-                )
-                .with_code("no_available_connection"),
-            };
-            let mut r = ex.fail(err);
-            outcome_headers(r.headers_mut(), None, attempts);
-            r
         };
-        drop(progress_tx);
         reuse::capture(
             resp,
             &snap.cache,
@@ -1325,46 +807,6 @@ async fn embed(snap: &Snapshot, text: &str) -> Option<Vec<f32>> {
     emb.iter().map(|x| x.as_f64().map(|f| f as f32)).collect()
 }
 
-/// Wait at most `wait` for a rate-limit slot of a connection (immediate when it has no limit).
-async fn acquire_slot(
-    limiter: &omniroute_routing::Limiter,
-    wait: Duration,
-) -> Option<omniroute_routing::Permit> {
-    let give_up = crate::resilience::now() + wait.as_millis() as u64;
-    loop {
-        let now = crate::resilience::now();
-        match limiter.try_acquire(now) {
-            Ok(p) => return Some(p),
-            Err(w) => {
-                if w.earliest > give_up {
-                    return None;
-                }
-                let nap = w.earliest.saturating_sub(now).max(1);
-                tokio::time::sleep(Duration::from_millis(nap)).await;
-            }
-        }
-    }
-}
-
-/// The session a request belongs to, for account affinity: `X-Session-Id`, else the body's
-/// prompt-cache key (`prompt_cache_key`, Anthropic `metadata.user_id`).
-fn session_key(headers: &HeaderMap, req: &RawObject, format: ApiFormat) -> Option<u64> {
-    if let Some(v) = headers.get("x-session-id").and_then(|v| v.to_str().ok()) {
-        return Some(omniroute_routing::stable_key(v));
-    }
-    let raw = match format {
-        ApiFormat::Openai | ApiFormat::Responses => req.get("prompt_cache_key")?,
-        ApiFormat::Anthropic => req.get("metadata")?,
-        ApiFormat::Gemini => return None,
-    };
-    let v: Value = serde_json::from_str(raw.get()).ok()?;
-    let s = match format {
-        ApiFormat::Anthropic => v.get("user_id")?.as_str()?.to_string(),
-        _ => v.as_str()?.to_string(),
-    };
-    (!s.is_empty()).then(|| omniroute_routing::stable_key(&s))
-}
-
 /// Everything one attempt needs from the client's request.
 struct Ctx<'a> {
     snap: &'a Snapshot,
@@ -1408,11 +850,12 @@ fn passthrough_body(req: &RawObject, model: Option<&str>, size_hint: usize) -> V
 async fn attempt(
     mut ex: Exchange,
     ctx: &Ctx<'_>,
-    cand: &Candidate,
+    cand: &route::Candidate<'_>,
     time_left: Duration,
 ) -> Result<Response, (Exchange, Failure)> {
     let (snap, call) = (ctx.snap, ctx.call);
-    let (provider, conn, upstream_model) = (&cand.provider, &cand.conn, cand.model.as_str());
+    let (provider, conn, upstream_model) = (cand.provider, cand.conn, cand.model);
+    let deadline = Instant::now() + time_left;
     let stream = ctx.stream;
     let passthrough =
         provider.format == call.format && !provider.normalize && !provider.system_as_user;
@@ -1516,7 +959,7 @@ async fn attempt(
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let reset = rate_limit_reset(resp.headers());
+        let reset_ms = failure::rate_limit_reset(resp.headers());
         let body = upstream::read_limited(resp.into_body(), MAX_ERROR_BODY, idle)
             .await
             .unwrap_or_default();
@@ -1529,7 +972,7 @@ async fn attempt(
                     status: status.as_u16(),
                     body,
                     retry_after,
-                    reset,
+                    reset_ms,
                 },
             ),
         ));
@@ -1543,7 +986,7 @@ async fn attempt(
     if stream {
         let json_array = call.format == ApiFormat::Gemini && !call.alt_sse;
         if passthrough && (is_sse || json_array) {
-            return stream::passthrough_stream(ex, resp, idle, is_sse).await;
+            return stream::passthrough_stream(ex, resp, idle, is_sse, deadline).await;
         }
         if !is_sse {
             let body = upstream::read_limited(resp.into_body(), MAX_ERROR_BODY, idle)
@@ -1568,10 +1011,22 @@ async fn attempt(
             json_array,
         };
         let tr = StreamTranslator::new(provider.format, call.format, ctx.model, &opts);
-        return stream::translated_stream(ex, resp, idle, tr, json_array).await;
+        return stream::translated_stream(ex, resp, idle, tr, json_array, deadline).await;
     }
 
-    let body = match upstream::read_limited(resp.into_body(), MAX_UPSTREAM_BODY, idle).await {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let read = tokio::time::timeout(
+        left,
+        upstream::read_limited(resp.into_body(), MAX_UPSTREAM_BODY, idle),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(
+            ApiError::new(ErrorKind::Timeout, "the provider's response took too long")
+                .with_code("upstream_timeout"),
+        )
+    });
+    let body = match read {
         Ok(b) => b,
         Err(e) => {
             let kind = if e.kind == ErrorKind::Timeout {
@@ -1646,82 +1101,6 @@ async fn attempt(
     }
 }
 
-fn invalid_json(provider: &str) -> Failure {
-    Failure::new(
-        ApiError::new(
-            ErrorKind::BadGateway,
-            format!("provider `{provider}` returned a response that is not valid JSON"),
-        )
-        .with_code("upstream_invalid_response"),
-        FailKind::Invalid,
-    )
-}
-
-fn send_failure(e: SendError, provider: &str, first_byte: Duration) -> Failure {
-    match e {
-        SendError::Timeout => Failure::new(
-            ApiError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "provider `{provider}` did not answer within {} ms",
-                    first_byte.as_millis()
-                ),
-            )
-            .with_code("upstream_timeout"),
-            FailKind::Timeout,
-        ),
-        SendError::Connect => Failure::new(
-            ApiError::new(
-                ErrorKind::BadGateway,
-                format!("provider `{provider}` is unreachable"),
-            )
-            .with_code("upstream_unreachable"),
-            FailKind::Connect,
-        ),
-        SendError::Other => Failure::new(
-            ApiError::new(
-                ErrorKind::BadGateway,
-                format!("request to provider `{provider}` failed"),
-            )
-            .with_code("upstream_error"),
-            FailKind::Broken,
-        ),
-    }
-}
-
-/// Seconds until a provider's rate-limit window resets, from the reset headers providers send
-/// (`x-ratelimit-reset-requests: 1m30s`, `anthropic-ratelimit-requests-reset: <RFC 3339>`, ...).
-fn rate_limit_reset(h: &HeaderMap) -> Option<String> {
-    for name in [
-        "x-ratelimit-reset-requests",
-        "x-ratelimit-reset-tokens",
-        "anthropic-ratelimit-requests-reset",
-        "anthropic-ratelimit-tokens-reset",
-        "x-ratelimit-reset",
-    ] {
-        if let Some(v) = h.get(name).and_then(|v| v.to_str().ok()) {
-            return Some(v.to_string());
-        }
-    }
-    None
-}
-
-/// `X-OmniRoute-*` headers: who served the request and after how many attempts.
-fn outcome_headers(h: &mut HeaderMap, cand: Option<&Candidate>, attempts: usize) {
-    if let Some(c) = cand {
-        for (name, value) in [
-            ("x-omniroute-provider", c.provider.id.as_str()),
-            ("x-omniroute-model", c.model.as_str()),
-            ("x-omniroute-connection", c.conn.id.as_str()),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                h.insert(name, v);
-            }
-        }
-    }
-    h.insert("x-omniroute-attempts", HeaderValue::from(attempts));
-}
-
 /// The upstream URL: the connection's pre-parsed chat URL for OpenAI upstreams, the client's own
 /// Gemini method (and `alt`) for Gemini pass-through, the native endpoint otherwise.
 fn upstream_uri(
@@ -1752,62 +1131,10 @@ fn upstream_uri(
     url.parse().ok()
 }
 
-/// The client-facing error for an upstream error status.
-pub fn upstream_status_error(
-    provider: &str,
-    status: u16,
-    body: &[u8],
-    retry_after: Option<String>,
-) -> ApiError {
-    let detail = ApiError::upstream_message(body).unwrap_or_else(|| {
-        String::from_utf8_lossy(&body[..body.len().min(200)])
-            .trim()
-            .to_string()
-    });
-    let detail = if detail.is_empty() {
-        "no detail".to_string()
-    } else {
-        detail
-    };
-    match status {
-        // the provider rejected *our* credentials: not the client's auth problem
-        401 | 403 => ApiError::new(
-            ErrorKind::BadGateway,
-            format!(
-                "provider `{provider}` rejected the connection's credentials ({status}): {detail}"
-            ),
-        )
-        .with_code("upstream_auth_failed"),
-        429 => ApiError::new(
-            ErrorKind::RateLimited,
-            format!("provider `{provider}` is rate limiting: {detail}"),
-        )
-        .with_code("rate_limit_exceeded")
-        .with_retry_after(retry_after),
-        _ => {
-            let mut e = ApiError::new(
-                ErrorKind::Upstream,
-                format!("provider `{provider}` returned {status}: {detail}"),
-            )
-            .with_status(if (400..600).contains(&status) {
-                status
-            } else {
-                502
-            })
-            .with_retry_after(retry_after);
-            e.upstream = status >= 500;
-            e.code = Some(if status >= 500 {
-                "upstream_error".into()
-            } else {
-                "upstream_rejected".into()
-            });
-            e
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::failure::{parse_reset, parse_retry_after, parse_rfc3339_ms, status_in_body};
+    use super::route::session_key;
     use super::*;
 
     #[test]
@@ -1861,6 +1188,11 @@ mod tests {
         let future = crate::resilience::now() / 1000 + 30;
         let ms = parse_reset(&future.to_string()).unwrap();
         assert!((28_000..=30_000).contains(&ms), "{ms}");
+        // epoch milliseconds (OpenRouter) are not mistaken for seconds
+        let future_ms = crate::resilience::now() + 30_000;
+        let ms = parse_reset(&future_ms.to_string()).unwrap();
+        assert!((28_000..=30_000).contains(&ms), "{ms}");
+        assert!(parse_reset(&u64::MAX.to_string()).is_some(), "no overflow");
     }
 
     #[test]
@@ -1900,6 +1232,66 @@ mod tests {
             session_key(&HeaderMap::new(), &empty, ApiFormat::Openai),
             None
         );
+    }
+
+    #[test]
+    fn errors_inside_a_200_name_their_status() {
+        assert_eq!(
+            status_in_body(br#"{"error":{"code":429,"message":"slow"}}"#),
+            Some(429)
+        );
+        assert_eq!(
+            status_in_body(br#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED"}}"#),
+            Some(429)
+        );
+        assert_eq!(
+            status_in_body(br#"{"type":"error","error":{"type":"overloaded_error"}}"#),
+            Some(529)
+        );
+        assert_eq!(status_in_body(br#"{"error":{"message":"?"}}"#), None);
+        assert_eq!(status_in_body(b"not json"), None);
+        use omniroute_routing::Outcome;
+        let f = Failure::new(
+            ApiError::internal("x"),
+            FailKind::ErrorInBody(Bytes::from_static(
+                br#"{"error":{"code":429,"message":"Rate limit reached","status":"RESOURCE_EXHAUSTED"}}"#,
+            )),
+        );
+        assert_eq!(f.classify("gemini").outcome, Outcome::RateLimited);
+        let f = Failure::new(
+            ApiError::internal("x"),
+            FailKind::ErrorInBody(Bytes::from_static(br#"{"error":{"message":"boom"}}"#)),
+        );
+        assert_eq!(f.classify("openai").outcome, Outcome::ErrorInBody);
+    }
+
+    #[test]
+    fn quota_lockouts_ignore_short_reset_hints() {
+        use omniroute_routing::Outcome;
+        let quota = Failure::new(
+            ApiError::internal("x"),
+            FailKind::Status {
+                status: 429,
+                body: Bytes::from_static(
+                    br#"{"error":{"code":"insufficient_quota","message":"You exceeded your current quota"}}"#,
+                ),
+                retry_after: None,
+                reset_ms: Some(6_000),
+            },
+        );
+        let c = quota.classify("openai");
+        assert_eq!(c.outcome, Outcome::QuotaExhausted);
+        assert_eq!(c.retry_after_ms, None, "the 1 h quota lockout stands");
+        let limited = Failure::new(
+            ApiError::internal("x"),
+            FailKind::Status {
+                status: 429,
+                body: Bytes::from_static(br#"{"error":{"message":"Rate limit reached"}}"#),
+                retry_after: None,
+                reset_ms: Some(6_000),
+            },
+        );
+        assert_eq!(limited.classify("openai").retry_after_ms, Some(6_000));
     }
 
     #[test]

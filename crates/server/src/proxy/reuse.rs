@@ -41,6 +41,7 @@ pub(super) async fn idempotency(
     tenant: Option<&str>,
     path: &str,
     body: &[u8],
+    max_wait: std::time::Duration,
 ) -> Idem {
     let explicit = headers.contains_key(crate::idempotency::IDEMPOTENCY_KEY);
     let Some(key) = crate::idempotency::key_from_headers(headers) else {
@@ -56,11 +57,12 @@ pub(super) async fn idempotency(
             // a reused X-Request-Id is not a promise of idempotency: just run
             Begin::Conflict if explicit => return Idem::Conflict,
             Begin::Conflict => return Idem::Run,
-            Begin::Wait(w) => {
-                if let Some(r) = w.await {
-                    return Idem::Replay(r);
-                }
-            }
+            Begin::Wait(w) => match tokio::time::timeout(max_wait, w).await {
+                Ok(Some(r)) => return Idem::Replay(r),
+                Ok(None) => {}
+                // the first request is still running after the whole budget: run on our own
+                Err(_) => return Idem::Run,
+            },
         }
     }
     Idem::Run
@@ -94,21 +96,36 @@ pub(super) fn deterministic(req: &RawObject) -> bool {
     })
 }
 
-/// The exact-tier key: tenant, client format, requested model and the body.
-pub(super) fn key(tenant: Option<&str>, format: ApiFormat, model: &str, body: &Value) -> CacheKey {
-    let scope = format!("{}\u{0}{}", tenant.unwrap_or(""), format.as_str());
-    cache::signature(&scope, model, body)
+/// What besides the body decides an answer: the gateway key, the client format, the headers
+/// forwarded upstream (`anthropic-beta`, `anthropic-version`) and the global controls applied
+/// to the request (injected system prompt, thinking policy).
+pub(super) fn scope(
+    tenant: Option<&str>,
+    format: ApiFormat,
+    headers: &HeaderMap,
+    settings: &omniroute_config::GatewaySettings,
+) -> String {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        tenant.unwrap_or(""),
+        format.as_str(),
+        h("anthropic-beta"),
+        h("anthropic-version"),
+        settings.system_prompt,
+        settings.thinking_policy,
+        settings.thinking_budget
+    )
+}
+
+/// The exact-tier key: the scope, the requested model and the body.
+pub(super) fn key(scope: &str, model: &str, body: &Value) -> CacheKey {
+    cache::signature(scope, model, body)
 }
 
 /// The semantic tier's scope (everything except the last user turn).
-pub(super) fn semantic_scope(
-    tenant: Option<&str>,
-    format: ApiFormat,
-    model: &str,
-    body: &Value,
-) -> CacheKey {
-    let scope = format!("{}\u{0}{}", tenant.unwrap_or(""), format.as_str());
-    cache::semantic_scope(&scope, model, body)
+pub(super) fn semantic_scope(scope: &str, model: &str, body: &Value) -> CacheKey {
+    cache::semantic_scope(scope, model, body)
 }
 
 /// A stored response as the client gets it, marked with how it was served.

@@ -16,7 +16,29 @@ use omniroute_protocol::{ApiError, ApiFormat, ErrorKind};
 use omniroute_translate::ir::StreamEnd;
 use omniroute_translate::StreamTranslator;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Bytes an upstream may send before its first content event (lifecycle events, pings) before
+/// the attempt is abandoned.
+const MAX_HEAD: usize = 1 << 20;
+
+/// How long to wait for the next chunk before the first content: the idle timeout, bounded by
+/// the request's total deadline (a stream of pings must not hold a request past it).
+fn pre_content_wait(idle: Duration, deadline: Instant) -> Duration {
+    idle.min(deadline.saturating_duration_since(Instant::now()))
+        .max(Duration::from_millis(1))
+}
+
+fn no_content_failure() -> Failure {
+    Failure::new(
+        ApiError::new(
+            ErrorKind::BadGateway,
+            "the provider sent 1 MB without any content",
+        )
+        .with_code("upstream_invalid_response"),
+        FailKind::Invalid,
+    )
+}
 
 /// Pass-through stream bookkeeping: bytes are forwarded as they come; an SSE parser observes
 /// them for usage and error events.
@@ -100,12 +122,9 @@ impl Observer {
                     })
                     .or(if named_error { Some(v) } else { None })
             });
-            // lifecycle events before any content do not commit the response
-            let lifecycle = matches!(
-                name,
-                "ping" | "message_start" | "response.created" | "response.in_progress"
-            );
-            if err_obj.is_none() && !lifecycle {
+            // only real content commits the response: lifecycle events, pings and empty deltas
+            // before it leave the attempt free to fall back
+            if err_obj.is_none() && !*data && carries_content(name, &ev.data, parsed.as_ref()) {
                 *data = true;
             }
             if let Some(v) = &parsed {
@@ -125,6 +144,68 @@ impl Observer {
             }
         });
     }
+}
+
+/// Whether a pass-through stream event carries content (text, reasoning, a tool call, a finish)
+/// rather than lifecycle: Anthropic and Responses by event name, OpenAI chat and Gemini chunks
+/// by their JSON. `parsed` is the event's JSON when the observer already parsed it.
+fn carries_content(name: &str, data: &str, parsed: Option<&Value>) -> bool {
+    match name {
+        "" | "message" => {}
+        "ping" | "message_start" | "content_block_start" | "content_block_stop" => return false,
+        "content_block_delta" | "message_delta" | "message_stop" => return true,
+        n if n.starts_with("response.") => {
+            return n.ends_with(".delta")
+                || n.ends_with(".done") && n != "response.content_part.done"
+                || matches!(n, "response.completed" | "response.incomplete")
+        }
+        _ => return true,
+    }
+    let owned;
+    let v = match parsed {
+        Some(v) => v,
+        None => match serde_json::from_str::<Value>(data) {
+            Ok(v) => {
+                owned = v;
+                &owned
+            }
+            Err(_) => return true,
+        },
+    };
+    let non_empty = |x: Option<&Value>| match x {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Null) | None => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    };
+    if let Some(choices) = v.get("choices").and_then(Value::as_array) {
+        return choices.iter().any(|c| {
+            let d = c.get("delta").or_else(|| c.get("message"));
+            non_empty(c.get("finish_reason"))
+                || d.is_some_and(|d| {
+                    non_empty(d.get("content"))
+                        || non_empty(d.get("tool_calls"))
+                        || non_empty(d.get("reasoning_content"))
+                        || non_empty(d.get("reasoning"))
+                        || non_empty(d.get("refusal"))
+                })
+        }) || (choices.is_empty() && v.get("usage").is_some());
+    }
+    if let Some(cands) = v.get("candidates").and_then(Value::as_array) {
+        return cands.iter().any(|c| {
+            non_empty(c.get("finishReason"))
+                || c.pointer("/content/parts")
+                    .and_then(Value::as_array)
+                    .is_some_and(|parts| {
+                        parts.iter().any(|p| {
+                            non_empty(p.get("text"))
+                                || p.get("functionCall").is_some()
+                                || p.get("inlineData").is_some()
+                        })
+                    })
+        });
+    }
+    true
 }
 
 /// An error event in the client's stream format, for failures after the stream started.
@@ -181,6 +262,7 @@ pub(super) async fn passthrough_stream(
     resp: http::Response<hyper::body::Incoming>,
     idle: Duration,
     is_sse: bool,
+    deadline: Instant,
 ) -> Result<Response, (Exchange, Failure)> {
     let format = ex.format;
     let mut upstream_body = resp.into_body();
@@ -188,7 +270,10 @@ pub(super) async fn passthrough_stream(
     let mut head = BytesMut::new();
     let mut ended = false;
     while !obs.saw_data {
-        match upstream::next_chunk(&mut upstream_body, idle).await {
+        if head.len() > MAX_HEAD {
+            return Err((ex, no_content_failure()));
+        }
+        match upstream::next_chunk(&mut upstream_body, pre_content_wait(idle, deadline)).await {
             Ok(Some(chunk)) => {
                 if !is_sse && head.is_empty() && !chunk.trim_ascii_start().starts_with(b"[") {
                     return Err((
@@ -317,12 +402,16 @@ pub(super) async fn translated_stream(
     idle: Duration,
     mut tr: StreamTranslator,
     json_array: bool,
+    deadline: Instant,
 ) -> Result<Response, (Exchange, Failure)> {
     let mut upstream_body = resp.into_body();
     let mut head = BytesMut::new();
     let mut ended = false;
     loop {
-        match upstream::next_chunk(&mut upstream_body, idle).await {
+        if head.len() > MAX_HEAD {
+            return Err((ex, no_content_failure()));
+        }
+        match upstream::next_chunk(&mut upstream_body, pre_content_wait(idle, deadline)).await {
             Ok(Some(chunk)) => {
                 if let Err(e) = tr.push(&chunk, &mut head) {
                     if !tr.progress().content {
@@ -495,20 +584,25 @@ pub(super) fn with_progress(
     run: tokio::task::JoinHandle<Response>,
 ) -> Response {
     use futures_util::StreamExt;
+    /// Aborts the attempt loop when the client goes away before it finished.
+    struct AbortOnDrop(tokio::task::JoinHandle<Response>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
     enum St {
-        Progress(
-            tokio::sync::mpsc::Receiver<Bytes>,
-            tokio::task::JoinHandle<Response>,
-        ),
+        Progress(tokio::sync::mpsc::Receiver<Bytes>, AbortOnDrop),
         Body(axum::body::BodyDataStream),
         Done,
     }
-    let stream = futures_util::stream::unfold(St::Progress(rx, run), move |st| async move {
+    let start = St::Progress(rx, AbortOnDrop(run));
+    let stream = futures_util::stream::unfold(start, move |st| async move {
         match st {
-            St::Progress(mut rx, run) => match rx.recv().await {
+            St::Progress(mut rx, mut run) => match rx.recv().await {
                 Some(ev) => Some((Ok::<Bytes, axum::Error>(ev), St::Progress(rx, run))),
                 None => {
-                    let resp = match run.await {
+                    let resp = match (&mut run.0).await {
                         Ok(r) => r,
                         Err(_) => {
                             let ev = progress_error(format, "the request failed", "internal_error");
@@ -550,4 +644,60 @@ pub(super) fn with_progress(
 fn progress_error(format: ApiFormat, message: &str, code: &str) -> Bytes {
     let obs = Observer::new(true);
     stream_error_event(format, message, code, &obs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_content;
+
+    #[test]
+    fn only_real_content_commits_a_pass_through_stream() {
+        let c = |name: &str, data: &str| carries_content(name, data, None);
+        // OpenAI chat: role-only and empty deltas are not content
+        assert!(!c(
+            "",
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#
+        ));
+        assert!(c(
+            "",
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#
+        ));
+        assert!(c(
+            "",
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0}]}}]}"#
+        ));
+        assert!(c(
+            "",
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
+        ));
+        assert!(c("", r#"{"choices":[],"usage":{"prompt_tokens":1}}"#));
+        // Anthropic by event name
+        assert!(!c("message_start", "{}"));
+        assert!(!c("content_block_start", "{}"));
+        assert!(!c("ping", "{}"));
+        assert!(c("content_block_delta", "{}"));
+        assert!(c("message_delta", "{}"));
+        // Responses
+        assert!(!c("response.created", "{}"));
+        assert!(!c("response.output_item.added", "{}"));
+        assert!(c("response.output_text.delta", "{}"));
+        assert!(c("response.completed", "{}"));
+        // Gemini
+        assert!(!c(
+            "",
+            r#"{"candidates":[{"content":{"parts":[{"text":""}]}}]}"#
+        ));
+        assert!(c(
+            "",
+            r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]}}]}"#
+        ));
+        assert!(c(
+            "",
+            r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f"}}]}}]}"#
+        ));
+        assert!(c("", r#"{"candidates":[{"finishReason":"STOP"}]}"#));
+        // unknown shapes commit (never hold a stream we do not understand)
+        assert!(c("", "not json"));
+        assert!(c("custom", "{}"));
+    }
 }
