@@ -184,6 +184,35 @@ models = ["{up_model(fmt)}"]
     return "".join(out)
 
 
+# Fallback: a two-step combo whose first step (OpenAI format, key FB_PRIMARY_KEY) the tests make
+# fail through the mock's per-key rules, and whose second step speaks Anthropic (FB_BACKUP_KEY).
+FB_COMBO = "fb-tiered"
+FB_PRIMARY_KEY = "sk-fb-primary-0123456789"
+FB_BACKUP_KEY = "sk-fb-backup-0123456789"
+
+
+def _fallback_nodes(mock_upstream: str) -> str:
+    return f"""
+[[nodes]]
+id = "fb-primary"
+format = "openai"
+base_url = "{mock_upstream}/v1"
+api_key = "{FB_PRIMARY_KEY}"
+models = ["mock-small"]
+
+[[nodes]]
+id = "fb-backup"
+format = "anthropic"
+base_url = "{mock_upstream}/v1"
+api_key = "{FB_BACKUP_KEY}"
+models = ["mock-small"]
+
+[[combos]]
+name = "{FB_COMBO}"
+models = ["fb-primary/mock-small", "fb-backup/mock-small"]
+"""
+
+
 @pytest.fixture(scope="session")
 def gateway_proc(tmp_path_factory, mock_upstream) -> Proc:
     workdir = tmp_path_factory.mktemp("omniroute")
@@ -198,6 +227,7 @@ api_key = "{UPSTREAM_SECRET}"
 models = ["mock-small"]
 
 {_matrix_nodes(mock_upstream)}
+{_fallback_nodes(mock_upstream)}
 [[keys]]
 name = "pytest"
 key = "{GATEWAY_KEY}"
