@@ -336,3 +336,65 @@ async fn progress_events_report_attempts() {
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_optimized_combo_follows_the_pricing_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka"]), ("n2", "openai", &["kb"])],
+        "[[combos]]\nname = \"thrifty\"\nstrategy = \"cost_optimized\"\nmodels = [\"n1/mock-small\", \"n2/mock-small\"]\n",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    // unpriced: the given order
+    let (_, hd, _) = post_h(&gw, &body("thrifty", "a"), &[]).await;
+    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    for (model, input, output) in [("n1/mock-small", 3.0, 15.0), ("n2/mock-small", 0.25, 2.0)] {
+        let r = gw
+            .http
+            .put(gw.api(&format!("/pricing/{model}")))
+            .json(&json!({"input_per_m": input, "output_per_m": output}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let (_, hd, _) = post_h(&gw, &body("thrifty", "b"), &[]).await;
+    assert_eq!(
+        h(&hd, "x-omniroute-provider"),
+        "n2",
+        "the cheaper step first"
+    );
+    let list: Value = gw
+        .http
+        .get(gw.api("/pricing"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["pricing"].as_array().unwrap().len(), 2, "{list}");
+    // invalid prices are refused; deleting restores the given order
+    let r = gw
+        .http
+        .put(gw.api("/pricing/n1/mock-small"))
+        .json(&json!({"input_per_m": -1.0, "output_per_m": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    for model in ["n1/mock-small", "n2/mock-small"] {
+        let r = gw
+            .http
+            .delete(gw.api(&format!("/pricing/{model}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let (_, hd, _) = post_h(&gw, &body("thrifty", "c"), &[]).await;
+    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    gw.stop().await;
+}

@@ -81,6 +81,11 @@ pub fn router() -> Router<Arc<AppState>> {
             "/cache",
             get(runtime::cache_stats).delete(runtime::cache_clear),
         )
+        .route("/pricing", get(runtime::list_pricing))
+        .route(
+            "/pricing/{*model}",
+            axum::routing::put(runtime::put_pricing).delete(runtime::delete_pricing),
+        )
 }
 
 fn bad(msg: impl Into<String>) -> HttpError {

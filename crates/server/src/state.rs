@@ -64,6 +64,8 @@ pub struct Snapshot {
     pub account_rotations: HashMap<String, Arc<RotationState>>,
     /// Combo step rotation cursors by combo name.
     pub combo_rotations: HashMap<String, Arc<RotationState>>,
+    /// Model prices (USD per million tokens) by `provider/model` or bare model id.
+    pub pricing: HashMap<String, omniroute_store::ModelPrice>,
     /// Every enabled combo expanded into its leaf steps, once per snapshot.
     pub combo_steps: HashMap<String, Arc<Vec<omniroute_routing::Step>>>,
     /// Connection id → (provider id, name), for the management view.
@@ -77,6 +79,24 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The price of `model` at `provider`: `provider-id/model`, `alias/model`, the bare id, then
+    /// the id's last path segment (`openai/gpt-x` at OpenRouter is priced as `gpt-x`).
+    pub fn price(
+        &self,
+        provider: &ProviderSpec,
+        model: &str,
+    ) -> Option<&omniroute_store::ModelPrice> {
+        if self.pricing.is_empty() {
+            return None;
+        }
+        let last = model.rsplit('/').next().unwrap_or(model);
+        self.pricing
+            .get(&format!("{}/{model}", provider.id))
+            .or_else(|| self.pricing.get(&format!("{}/{model}", provider.alias)))
+            .or_else(|| self.pricing.get(model))
+            .or_else(|| self.pricing.get(last))
+    }
+
     /// The account strategy of `provider`.
     pub fn account_strategy(&self, provider: &str) -> Strategy {
         self.account_strategy
@@ -470,7 +490,15 @@ pub async fn build_snapshot(
         }
     }
 
+    let pricing = store
+        .list_pricing()
+        .await?
+        .into_iter()
+        .map(|p| (p.model.clone(), p))
+        .collect();
+
     Ok(Snapshot {
+        pricing,
         combo_steps,
         account_rotations,
         combo_rotations,

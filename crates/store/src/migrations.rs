@@ -110,4 +110,18 @@ ALTER TABLE request_logs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE combos ADD COLUMN weights TEXT NOT NULL DEFAULT '[]';
 "#,
     ),
+    (
+        3,
+        r#"
+CREATE TABLE model_pricing (
+    model TEXT PRIMARY KEY,
+    input_per_m DOUBLE PRECISION NOT NULL,
+    output_per_m DOUBLE PRECISION NOT NULL,
+    cached_input_per_m DOUBLE PRECISION,
+    reasoning_per_m DOUBLE PRECISION,
+    source TEXT NOT NULL DEFAULT 'api',
+    updated_at BIGINT NOT NULL
+);
+"#,
+    ),
 ];

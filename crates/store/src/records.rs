@@ -73,6 +73,23 @@ pub struct ProviderModel {
     pub source: String,
 }
 
+/// The price of a model in USD per million tokens. `model` is `provider/model` or a bare model
+/// id (matching that id at every provider).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelPrice {
+    pub model: String,
+    pub input_per_m: f64,
+    pub output_per_m: f64,
+    /// Cache reads; `None` = priced as input.
+    #[serde(default)]
+    pub cached_input_per_m: Option<f64>,
+    /// Reasoning tokens; `None` = priced as output.
+    #[serde(default)]
+    pub reasoning_per_m: Option<f64>,
+    #[serde(default = "default_source")]
+    pub source: String,
+}
+
 /// A user override of a built-in provider.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProviderSetting {

@@ -326,6 +326,57 @@ impl Store {
         Ok(())
     }
 
+    // ---------------------------------------------------------------- pricing
+
+    pub async fn list_pricing(&self) -> Result<Vec<ModelPrice>> {
+        sqlx::query("SELECT * FROM model_pricing ORDER BY model")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ModelPrice {
+                    model: r.try_get("model")?,
+                    input_per_m: r.try_get("input_per_m")?,
+                    output_per_m: r.try_get("output_per_m")?,
+                    cached_input_per_m: r.try_get("cached_input_per_m")?,
+                    reasoning_per_m: r.try_get("reasoning_per_m")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn upsert_pricing(&self, p: &ModelPrice) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO model_pricing (model, input_per_m, output_per_m, cached_input_per_m, reasoning_per_m, source, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (model) DO UPDATE SET input_per_m = excluded.input_per_m, output_per_m = excluded.output_per_m,
+               cached_input_per_m = excluded.cached_input_per_m, reasoning_per_m = excluded.reasoning_per_m,
+               source = excluded.source, updated_at = excluded.updated_at",
+        )
+        .bind(&p.model)
+        .bind(p.input_per_m)
+        .bind(p.output_per_m)
+        .bind(p.cached_input_per_m)
+        .bind(p.reasoning_per_m)
+        .bind(&p.source)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_pricing(&self, model: &str) -> Result<()> {
+        let r = sqlx::query("DELETE FROM model_pricing WHERE model = $1")
+            .bind(model)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("price of `{model}`")));
+        }
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- custom models
 
     pub async fn list_models(&self) -> Result<Vec<ProviderModel>> {

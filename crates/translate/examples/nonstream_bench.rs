@@ -79,7 +79,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200_000);
-    println!("{:<20} {:>10} {:>10} {:>10}", "ns per call", "request", "response", "total");
+    println!(
+        "{:<20} {:>10} {:>10} {:>10}",
+        "ns per call", "request", "response", "total"
+    );
     for c in &CASES {
         let req = per_call(n, || {
             black_box(request(black_box(c)));

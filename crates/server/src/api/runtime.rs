@@ -1,5 +1,6 @@
-//! Management endpoints for runtime state: breakers, cooldowns, connection health and the cache
-//! (`/api/resilience`, `/api/cache`), with reset, force-unlock and clear actions.
+//! Management endpoints for runtime state and routing data: breakers, cooldowns, connection
+//! health and the cache (`/api/resilience`, `/api/cache`) with reset, force-unlock and clear
+//! actions; the model pricing table (`/api/pricing`).
 
 use super::{ApiResult, St};
 use crate::error::HttpError;
@@ -106,4 +107,63 @@ pub(super) async fn cache_stats(State(st): St) -> ApiResult {
 pub(super) async fn cache_clear(State(st): St) -> ApiResult {
     st.snapshot.load().cache.clear();
     Ok(Json(json!({"cleared": true})))
+}
+
+/// `GET /api/pricing`: every priced model (USD per million tokens).
+pub(super) async fn list_pricing(State(st): St) -> ApiResult {
+    Ok(Json(json!({ "pricing": st.store.list_pricing().await? })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PriceBody {
+    input_per_m: f64,
+    output_per_m: f64,
+    #[serde(default)]
+    cached_input_per_m: Option<f64>,
+    #[serde(default)]
+    reasoning_per_m: Option<f64>,
+}
+
+/// `PUT /api/pricing/{model}` (`provider/model` or a bare model id): set a model's price.
+pub(super) async fn put_pricing(
+    State(st): St,
+    Path(model): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let b: PriceBody = serde_json::from_slice(&body)
+        .map_err(|e| HttpError::openai(ApiError::invalid(format!("invalid price: {e}"))))?;
+    let prices = [
+        Some(b.input_per_m),
+        Some(b.output_per_m),
+        b.cached_input_per_m,
+        b.reasoning_per_m,
+    ];
+    if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+        return Err(HttpError::openai(ApiError::invalid(
+            "prices must be finite and not negative",
+        )));
+    }
+    let model = model.trim().to_string();
+    if model.is_empty() {
+        return Err(HttpError::openai(ApiError::invalid("a model is required")));
+    }
+    let p = omniroute_store::ModelPrice {
+        model,
+        input_per_m: b.input_per_m,
+        output_per_m: b.output_per_m,
+        cached_input_per_m: b.cached_input_per_m,
+        reasoning_per_m: b.reasoning_per_m,
+        source: omniroute_store::SOURCE_API.into(),
+    };
+    st.store.upsert_pricing(&p).await?;
+    st.refresh().await?;
+    Ok(Json(json!(p)))
+}
+
+/// `DELETE /api/pricing/{model}`.
+pub(super) async fn delete_pricing(State(st): St, Path(model): Path<String>) -> ApiResult {
+    st.store.delete_pricing(&model).await?;
+    st.refresh().await?;
+    Ok(Json(json!({"deleted": model})))
 }

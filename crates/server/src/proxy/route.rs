@@ -114,6 +114,10 @@ fn finish_plan(
                     c.weight = st.weight;
                     c.priority = st.entry as i64;
                     c.model = Some(st.model.as_str());
+                    // cost-optimized: input + output price per million tokens (unpriced last)
+                    c.cost_per_mtok = snap
+                        .price(&st.provider, &st.model)
+                        .map(|p| p.input_per_m + p.output_per_m);
                     c
                 })
                 .collect();
