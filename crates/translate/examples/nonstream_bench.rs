@@ -83,7 +83,9 @@ fn main() {
         "{:<20} {:>10} {:>10} {:>10}",
         "ns per call", "request", "response", "total"
     );
-    for c in &CASES {
+    // An optional second argument keeps only the cases whose name contains it (for profiling).
+    let only = std::env::args().nth(2).unwrap_or_default();
+    for c in CASES.iter().filter(|c| c.name.contains(only.as_str())) {
         let req = per_call(n, || {
             black_box(request(black_box(c)));
         });
