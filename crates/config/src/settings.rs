@@ -20,6 +20,10 @@ pub struct GatewaySettings {
     pub idle_timeout_ms: u64,
     /// Request-log rows kept in the database.
     pub request_log_retention: i64,
+    /// Request-log rows older than this many days are deleted (0 = no age limit).
+    pub request_log_max_age_days: u32,
+    /// Estimated size the request log may take, in MiB (0 = no size limit).
+    pub request_log_max_mb: u64,
 
     // ---- routing and fallback
     /// Upper bound of upstream calls per combo step (each step has its own budget).
@@ -134,6 +138,8 @@ impl Default for GatewaySettings {
             first_byte_timeout_ms: 300_000,
             idle_timeout_ms: 120_000,
             request_log_retention: 100_000,
+            request_log_max_age_days: 30,
+            request_log_max_mb: 512,
             max_attempts: 8,
             total_timeout_ms: 600_000,
             account_strategy: "fill_first".into(),

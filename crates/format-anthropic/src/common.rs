@@ -4,7 +4,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use omniroute_ir::{make_call_id, CodecError, FinishReason, Usage};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 pub(crate) type Obj = Map<String, Value>;
@@ -117,10 +123,11 @@ pub(crate) fn stop_reason_from_ir(reason: &FinishReason) -> &str {
 /// `usage_to_json`: the same tokens, counted the way each side expects.
 pub(crate) fn usage_from_json(v: &Value) -> Usage {
     let get = |k: &str| v.get(k).and_then(Value::as_u64);
-    let cache = get("cache_read_input_tokens").unwrap_or(0)
-        + get("cache_creation_input_tokens").unwrap_or(0);
+    let cache = get("cache_read_input_tokens")
+        .unwrap_or(0)
+        .saturating_add(get("cache_creation_input_tokens").unwrap_or(0));
     Usage {
-        input_tokens: get("input_tokens").map(|n| n + cache),
+        input_tokens: get("input_tokens").map(|n| n.saturating_add(cache)),
         output_tokens: get("output_tokens"),
         cached_tokens: get("cache_read_input_tokens"),
         cache_creation_tokens: get("cache_creation_input_tokens"),
@@ -133,7 +140,10 @@ pub(crate) fn usage_from_json(v: &Value) -> Usage {
 /// a missing or null field); the cache fields are optional and appear only when known.
 pub(crate) fn usage_to_json(u: &Usage) -> Value {
     let mut m = Obj::new();
-    let cache = u.cached_tokens.unwrap_or(0) + u.cache_creation_tokens.unwrap_or(0);
+    let cache = u
+        .cached_tokens
+        .unwrap_or(0)
+        .saturating_add(u.cache_creation_tokens.unwrap_or(0));
     m.insert(
         "input_tokens".into(),
         json!(u.input_tokens.unwrap_or(0).saturating_sub(cache)),
@@ -146,6 +156,63 @@ pub(crate) fn usage_to_json(u: &Usage) -> Value {
     }
     m.insert("output_tokens".into(), json!(u.output_tokens.unwrap_or(0)));
     Value::Object(m)
+}
+
+/// [`usage_to_json`] as a serializable struct: the same JSON text without building a `Value`.
+#[derive(Debug, Serialize)]
+pub(crate) struct UsageOut {
+    input_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_read_input_tokens: Option<u64>,
+    output_tokens: u64,
+}
+
+/// [`usage_to_json`], typed.
+pub(crate) fn usage_out(u: &Usage) -> UsageOut {
+    let cache = u
+        .cached_tokens
+        .unwrap_or(0)
+        .saturating_add(u.cache_creation_tokens.unwrap_or(0));
+    UsageOut {
+        input_tokens: u.input_tokens.unwrap_or(0).saturating_sub(cache),
+        cache_creation_input_tokens: u.cache_creation_tokens,
+        cache_read_input_tokens: u.cached_tokens,
+        output_tokens: u.output_tokens.unwrap_or(0),
+    }
+}
+
+/// A `T` read from a JSON object only. Derived struct deserializers also accept an array
+/// (fields by position), which the `Value` decoders read differently; typed fast paths wrap
+/// every struct in this so such a body fails and falls back to the `Value` decoder.
+#[derive(Debug)]
+pub(crate) struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(PhantomData)).map(ObjectOnly)
+    }
+}
+
+/// Whether a field is present at all, `null` included (use with `#[serde(default)]`).
+#[derive(Debug, Default)]
+pub(crate) struct Present(pub bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
 }
 
 fn valid_tool_id_byte(b: u8) -> bool {

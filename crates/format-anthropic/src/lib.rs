@@ -24,6 +24,13 @@ use serde_json::Value;
 pub use stream_decode::AnthropicStreamDecoder;
 pub use stream_encode::AnthropicStreamEncoder;
 
+/// The reference `Value` reader of upstream non-stream responses (every shape), which
+/// [`Codec::decode_response`] equals for every body (its typed path is only faster). For
+/// equivalence tests and fuzzing.
+pub fn decode_response_value(body: &[u8]) -> Result<ChatResponse, CodecError> {
+    response::decode_response_value(body)
+}
+
 /// The Anthropic Messages codec.
 pub struct AnthropicCodec;
 
@@ -63,6 +70,10 @@ impl Codec for AnthropicCodec {
 
     fn encode_response(&self, resp: &ChatResponse, model: &str) -> Value {
         response::encode_response(resp, model)
+    }
+
+    fn encode_response_bytes(&self, resp: &ChatResponse, model: &str) -> Vec<u8> {
+        response::encode_response_bytes(resp, model)
     }
 
     fn stream_decoder(&self) -> Box<dyn StreamDecoder> {

@@ -261,7 +261,10 @@ impl StreamEncoder for AnthropicStreamEncoder {
                 let mut usage = Obj::new();
                 let u = &self.usage;
                 // Anthropic's input_tokens excludes cache reads and writes (see common.rs)
-                let cache = u.cached_tokens.unwrap_or(0) + u.cache_creation_tokens.unwrap_or(0);
+                let cache = u
+                    .cached_tokens
+                    .unwrap_or(0)
+                    .saturating_add(u.cache_creation_tokens.unwrap_or(0));
                 for (key, val) in [
                     (
                         "input_tokens",

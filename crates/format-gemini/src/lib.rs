@@ -14,6 +14,13 @@ use serde_json::Value;
 
 pub use schema::normalize_schema;
 
+/// The reference `Value` reader of upstream non-stream responses (every shape), which
+/// [`Codec::decode_response`] equals for every body (its typed path is only faster). For
+/// equivalence tests and fuzzing.
+pub fn decode_response_value(body: &[u8]) -> Result<ChatResponse, CodecError> {
+    response::decode_response_value(body)
+}
+
 /// The Gemini codec. The model travels in the URL: `decode_request` leaves `model` empty and
 /// `encode_request` ignores its `model` argument (it reads `req.model`, set by the server to
 /// the upstream model id, only to pick Gemini 3 specifics such as `thinkingLevel`).
@@ -42,6 +49,10 @@ impl Codec for GeminiCodec {
 
     fn encode_response(&self, resp: &ChatResponse, model: &str) -> Value {
         response::encode_response(resp, model)
+    }
+
+    fn encode_response_bytes(&self, resp: &ChatResponse, model: &str) -> Vec<u8> {
+        response::encode_response_bytes(resp, model)
     }
 
     fn stream_decoder(&self) -> Box<dyn StreamDecoder> {

@@ -1,10 +1,17 @@
 //! Gemini `GenerateContentResponse` bodies to and from the IR, plus the pieces the stream codec
 //! shares: model parts → IR parts, finish reasons and `usageMetadata` both ways.
+//!
+//! `decode_response` reads the common shape of a response (one object) through typed structs;
+//! a body outside it (an error, a JSON array of chunks, numbers as strings, duplicate keys, ...)
+//! is decoded by the `Value` reader `decode_response_value`, so both give the same result for
+//! every body. `encode_response_bytes` writes the `encode_response` object without a `Value`.
 
 use omniroute_ir::{make_call_id, ChatResponse, CodecError, FinishReason, Part, Usage};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::util::{as_u64, get, get_obj, get_str, now_secs};
+use crate::util::{as_u64, get, get_obj, get_str, now_secs, ObjectOnly};
 
 /// Decode the parts of a model `Content` into IR parts: text, thought text (`Reasoning`),
 /// `thoughtSignature` (on a thought part → its signature; on a function call → the call's; on
@@ -116,7 +123,7 @@ pub(crate) fn usage_from_gemini(u: &Map<String, Value>) -> Usage {
         input_tokens: get(u, "promptTokenCount").and_then(as_u64),
         output_tokens: get(u, "candidatesTokenCount")
             .and_then(as_u64)
-            .map(|c| c + thoughts.unwrap_or(0)),
+            .map(|c| c.saturating_add(thoughts.unwrap_or(0))),
         cached_tokens: get(u, "cachedContentTokenCount").and_then(as_u64),
         cache_creation_tokens: None,
         reasoning_tokens: thoughts,
@@ -137,7 +144,7 @@ pub(crate) fn usage_to_gemini(u: &Usage) -> Option<Value> {
         m.insert("candidatesTokenCount".into(), candidates.into());
     }
     if let (Some(i), Some(o)) = (u.input_tokens, u.output_tokens) {
-        m.insert("totalTokenCount".into(), (i + o).into());
+        m.insert("totalTokenCount".into(), i.saturating_add(o).into());
     }
     if let Some(r) = u.reasoning_tokens {
         m.insert("thoughtsTokenCount".into(), r.into());
@@ -198,6 +205,184 @@ fn consolidate(parts: Vec<Part>) -> Vec<Part> {
 }
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ChatResponse, CodecError> {
+    match decode_typed(body) {
+        Some(resp) => Ok(resp),
+        None => decode_response_value(body),
+    }
+}
+
+// The typed view of one response object: exactly the fields `decode_response_value` reads
+// (camelCase, or the snake_case alias), each with the one JSON type it uses (`Option`: absent
+// or null). Anything else (both spellings at once included) fails and falls back.
+
+#[derive(Deserialize)]
+struct ResponseIn {
+    error: Option<IgnoredAny>,
+    #[serde(rename = "responseId", alias = "response_id")]
+    response_id: Option<String>,
+    #[serde(rename = "modelVersion", alias = "model_version")]
+    model_version: Option<String>,
+    candidates: Option<Vec<ObjectOnly<CandidateIn>>>,
+    #[serde(rename = "promptFeedback", alias = "prompt_feedback")]
+    prompt_feedback: Option<ObjectOnly<FeedbackIn>>,
+    #[serde(rename = "usageMetadata", alias = "usage_metadata")]
+    usage_metadata: Option<ObjectOnly<UsageIn>>,
+}
+
+#[derive(Deserialize)]
+struct CandidateIn {
+    content: Option<ObjectOnly<ContentIn>>,
+    #[serde(rename = "finishReason", alias = "finish_reason")]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ContentIn {
+    parts: Option<Vec<ObjectOnly<PartIn>>>,
+}
+
+#[derive(Deserialize)]
+struct PartIn {
+    text: Option<String>,
+    thought: Option<bool>,
+    #[serde(rename = "thoughtSignature", alias = "thought_signature")]
+    thought_signature: Option<String>,
+    #[serde(rename = "functionCall", alias = "function_call")]
+    function_call: Option<ObjectOnly<CallIn>>,
+}
+
+#[derive(Deserialize)]
+struct CallIn {
+    name: Option<String>,
+    args: Option<Value>,
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FeedbackIn {
+    #[serde(rename = "blockReason", alias = "block_reason")]
+    block_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UsageIn {
+    #[serde(rename = "promptTokenCount", alias = "prompt_token_count")]
+    prompt: Option<u64>,
+    #[serde(rename = "candidatesTokenCount", alias = "candidates_token_count")]
+    candidates: Option<u64>,
+    #[serde(rename = "thoughtsTokenCount", alias = "thoughts_token_count")]
+    thoughts: Option<u64>,
+    #[serde(
+        rename = "cachedContentTokenCount",
+        alias = "cached_content_token_count"
+    )]
+    cached: Option<u64>,
+}
+
+/// `decode_model_parts` for typed parts.
+fn typed_model_parts(parts: Vec<ObjectOnly<PartIn>>, response_id: &str) -> Vec<Part> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut call_index = 0usize;
+    for ObjectOnly(p) in parts {
+        let sig = p.thought_signature.filter(|s| !s.is_empty());
+        if let Some(text) = p.text {
+            if p.thought == Some(true) {
+                if !text.is_empty() || sig.is_some() {
+                    out.push(reasoning(text, sig));
+                }
+            } else {
+                if let Some(s) = sig {
+                    out.push(reasoning(String::new(), Some(s)));
+                }
+                if !text.is_empty() {
+                    out.push(Part::Text { text });
+                }
+            }
+        } else if let Some(ObjectOnly(fc)) = p.function_call {
+            let name = fc.name.unwrap_or_default();
+            let args = match fc.args {
+                Some(a) => a.to_string(),
+                None => "{}".to_string(),
+            };
+            let id = match fc.id.filter(|s| !s.is_empty()) {
+                Some(id) => id,
+                None => make_call_id(
+                    "call_",
+                    &format!("{response_id}:{call_index}:{name}:{args}"),
+                ),
+            };
+            call_index += 1;
+            out.push(Part::ToolCall {
+                id,
+                name,
+                arguments: args,
+                signature: sig,
+            });
+        } else if let Some(s) = sig {
+            out.push(reasoning(String::new(), Some(s)));
+        }
+    }
+    out
+}
+
+/// `decode_response_value` for a single object in the typed view; `None` (decode it as a
+/// `Value`) for anything else, errors included.
+fn decode_typed(body: &[u8]) -> Option<ChatResponse> {
+    let o = serde_json::from_slice::<ObjectOnly<ResponseIn>>(body)
+        .ok()?
+        .0;
+    if o.error.is_some() {
+        return None;
+    }
+    let id = o.response_id.unwrap_or_default();
+    let mut parts = Vec::new();
+    let mut finish = None;
+    let mut saw_candidates = false;
+    if let Some(ObjectOnly(c)) = o.candidates.and_then(|c| c.into_iter().next()) {
+        saw_candidates = true;
+        if let Some(ps) = c.content.and_then(|content| content.0.parts) {
+            parts = typed_model_parts(ps, &id);
+        }
+        finish = c.finish_reason;
+    }
+    let blocked = o
+        .prompt_feedback
+        .is_some_and(|pf| pf.0.block_reason.is_some());
+    let usage = o
+        .usage_metadata
+        .map_or_else(Usage::default, |ObjectOnly(u)| Usage {
+            input_tokens: u.prompt,
+            output_tokens: u
+                .candidates
+                .map(|c| c.saturating_add(u.thoughts.unwrap_or(0))),
+            cached_tokens: u.cached,
+            cache_creation_tokens: None,
+            reasoning_tokens: u.thoughts,
+        });
+    if !saw_candidates && !blocked && usage.is_empty() {
+        return None;
+    }
+    let content = consolidate(parts);
+    let has_calls = content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
+    let finish = match finish {
+        Some(f) => finish_from_gemini(&f, has_calls),
+        None if blocked && !saw_candidates => FinishReason::ContentFilter,
+        None if has_calls => FinishReason::ToolCalls,
+        None => FinishReason::Stop,
+    };
+    Some(ChatResponse {
+        id,
+        model: o.model_version.unwrap_or_default(),
+        content,
+        finish,
+        usage,
+        created: now_secs(),
+    })
+}
+
+/// Decode an upstream response (an object, or a JSON array of chunks) through
+/// `serde_json::Value` (every shape).
+pub(crate) fn decode_response_value(body: &[u8]) -> Result<ChatResponse, CodecError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| CodecError::new(format!("response body is not valid JSON: {e}")))?;
     // A non-SSE stream collected whole is a JSON array of chunks.
@@ -366,10 +551,210 @@ pub(crate) fn encode_response(resp: &ChatResponse, model: &str) -> Value {
     Value::Object(root)
 }
 
+/// One model part of `encode_model_parts`, typed: the fields in the order the `Value` objects
+/// get them (`thoughtSignature` last).
+#[derive(Serialize)]
+struct PartOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thought: Option<bool>,
+    #[serde(rename = "functionCall", skip_serializing_if = "Option::is_none")]
+    function_call: Option<CallOut<'a>>,
+    #[serde(rename = "thoughtSignature", skip_serializing_if = "Option::is_none")]
+    thought_signature: Option<&'a str>,
+}
+
+impl<'a> PartOut<'a> {
+    fn signature(s: &'a str) -> Self {
+        PartOut {
+            text: None,
+            thought: None,
+            function_call: None,
+            thought_signature: Some(s),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CallOut<'a> {
+    name: &'a str,
+    args: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+}
+
+/// `encode_model_parts`, typed.
+fn model_parts_out(content: &[Part]) -> Vec<PartOut<'_>> {
+    let mut out: Vec<PartOut<'_>> = Vec::with_capacity(content.len());
+    let mut pending: Option<&str> = None;
+    for p in content {
+        let mut part = match p {
+            Part::Text { text } => PartOut {
+                text: Some(text),
+                thought: None,
+                function_call: None,
+                thought_signature: None,
+            },
+            Part::Reasoning {
+                text, signature, ..
+            } => {
+                let sig = signature.as_deref().filter(|s| !s.is_empty());
+                if text.is_empty() {
+                    if let Some(s) = sig {
+                        if let Some(prev) = pending.take() {
+                            out.push(PartOut::signature(prev));
+                        }
+                        pending = Some(s);
+                    }
+                    continue;
+                }
+                PartOut {
+                    text: Some(text),
+                    thought: Some(true),
+                    function_call: None,
+                    thought_signature: sig,
+                }
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+                signature,
+            } => PartOut {
+                text: None,
+                thought: None,
+                function_call: Some(CallOut {
+                    name,
+                    args: omniroute_ir::arguments_object(arguments),
+                    id: (!id.is_empty()).then_some(id.as_str()),
+                }),
+                thought_signature: signature.as_deref().filter(|s| !s.is_empty()),
+            },
+            Part::Image { .. } | Part::ToolResult { .. } => continue,
+        };
+        if part.thought_signature.is_none() {
+            part.thought_signature = pending.take();
+        }
+        if let Some(prev) = pending.take() {
+            out.push(PartOut::signature(prev));
+        }
+        out.push(part);
+    }
+    if let Some(prev) = pending.take() {
+        out.push(PartOut::signature(prev));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    candidates: [CandidateOut<'a>; 1],
+    #[serde(rename = "usageMetadata", skip_serializing_if = "Option::is_none")]
+    usage_metadata: Option<UsageOut>,
+    #[serde(rename = "modelVersion")]
+    model_version: &'a str,
+    #[serde(rename = "responseId", skip_serializing_if = "Option::is_none")]
+    response_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CandidateOut<'a> {
+    content: ContentOut<'a>,
+    #[serde(rename = "finishReason")]
+    finish_reason: String,
+    index: u32,
+}
+
+#[derive(Serialize)]
+struct ContentOut<'a> {
+    role: &'static str,
+    parts: Vec<PartOut<'a>>,
+}
+
+/// `usage_to_gemini`, typed.
+#[derive(Serialize)]
+struct UsageOut {
+    #[serde(rename = "promptTokenCount", skip_serializing_if = "Option::is_none")]
+    prompt: Option<u64>,
+    #[serde(
+        rename = "candidatesTokenCount",
+        skip_serializing_if = "Option::is_none"
+    )]
+    candidates: Option<u64>,
+    #[serde(rename = "totalTokenCount", skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+    #[serde(rename = "thoughtsTokenCount", skip_serializing_if = "Option::is_none")]
+    thoughts: Option<u64>,
+    #[serde(
+        rename = "cachedContentTokenCount",
+        skip_serializing_if = "Option::is_none"
+    )]
+    cached: Option<u64>,
+}
+
+fn usage_out(u: &Usage) -> Option<UsageOut> {
+    if u.is_empty() {
+        return None;
+    }
+    Some(UsageOut {
+        prompt: u.input_tokens,
+        candidates: u
+            .output_tokens
+            .map(|o| o.saturating_sub(u.reasoning_tokens.unwrap_or(0))),
+        total: match (u.input_tokens, u.output_tokens) {
+            (Some(i), Some(o)) => Some(i.saturating_add(o)),
+            _ => None,
+        },
+        thoughts: u.reasoning_tokens,
+        cached: u.cached_tokens,
+    })
+}
+
+/// `encode_response` written straight to JSON bytes: the same text `serde_json::to_vec` of its
+/// `Value` gives, without building the `Value` (tool arguments are still parsed, so `args`
+/// objects come out normalized the same way).
+pub(crate) fn encode_response_bytes(resp: &ChatResponse, model: &str) -> Vec<u8> {
+    let out = ResponseOut {
+        candidates: [CandidateOut {
+            content: ContentOut {
+                role: "model",
+                parts: model_parts_out(&resp.content),
+            },
+            finish_reason: finish_to_gemini(&resp.finish),
+            index: 0,
+        }],
+        usage_metadata: usage_out(&resp.usage),
+        model_version: model,
+        response_id: (!resp.id.is_empty()).then_some(resp.id.as_str()),
+    };
+    // Serializing these borrowed structs into a Vec cannot fail.
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// The common shapes take the typed path (equality with `decode_response_value` over every
+    /// body is tested in omniroute-translate's `nonstream_bytes`).
+    #[test]
+    fn typed_path_takes_the_common_shapes() {
+        let body = serde_json::to_vec(&json!({"candidates": [{"content": {"role": "model",
+            "parts": [{"text": "t", "thought": true}, {"text": "Hi"}, {"functionCall":
+            {"name": "f", "args": {"a": 1}}, "thoughtSignature": "s"}]}, "finishReason": "STOP",
+            "index": 0}], "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 2},
+            "modelVersion": "g", "responseId": "r"}))
+        .unwrap();
+        let mut typed = decode_typed(&body).unwrap();
+        let value = decode_response_value(&body).unwrap();
+        typed.created = value.created;
+        assert_eq!(typed, value);
+        assert!(decode_typed(br#"[{"candidates": []}]"#).is_none());
+        assert!(decode_typed(br#"{"error": {"code": 400}}"#).is_none());
+        assert!(decode_typed(br#"{}"#).is_none());
+    }
 
     #[test]
     fn finish_reasons_both_ways() {

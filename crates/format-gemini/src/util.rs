@@ -1,7 +1,35 @@
 //! Small helpers shared by the Gemini codec modules: lenient field access (camelCase with a
 //! snake_case fallback, as the Gemini REST API accepts both), number coercion, MIME guessing.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+
+/// A `T` read from a JSON object only. Derived struct deserializers also accept an array
+/// (fields by position), which the `Value` decoders read differently; typed fast paths wrap
+/// every struct in this so such a body fails and falls back to the `Value` decoder.
+#[derive(Debug)]
+pub(crate) struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(PhantomData)).map(ObjectOnly)
+    }
+}
 
 /// `o[camel]`, else `o[snake_case(camel)]`; JSON `null` counts as absent.
 pub(crate) fn get<'a>(o: &'a Map<String, Value>, camel: &str) -> Option<&'a Value> {

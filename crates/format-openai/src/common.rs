@@ -4,7 +4,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use omniroute_ir::{make_call_id, FinishReason, Usage};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 /// An OpenAI `finish_reason` (plus the words other OpenAI-compatible upstreams use) → IR.
@@ -66,6 +72,66 @@ pub(crate) fn usage_to_wire(u: &Usage) -> Option<Value> {
         );
     }
     Some(Value::Object(m))
+}
+
+/// [`usage_to_wire`] as a serializable struct: the same JSON text without building a `Value`.
+#[derive(Debug, Serialize)]
+pub(crate) struct WireUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<CachedTokens>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completion_tokens_details: Option<ReasoningTokens>,
+}
+
+#[derive(Debug, Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+/// [`usage_to_wire`], typed.
+pub(crate) fn wire_usage(u: &Usage) -> Option<WireUsage> {
+    let (input, output) = (u.input_tokens?, u.output_tokens?);
+    Some(WireUsage {
+        prompt_tokens: input,
+        completion_tokens: output,
+        total_tokens: input.saturating_add(output),
+        prompt_tokens_details: u
+            .cached_tokens
+            .map(|cached_tokens| CachedTokens { cached_tokens }),
+        completion_tokens_details: u
+            .reasoning_tokens
+            .map(|reasoning_tokens| ReasoningTokens { reasoning_tokens }),
+    })
+}
+
+/// A `T` read from a JSON object only. Derived struct deserializers also accept an array
+/// (fields by position), which the `Value` decoders read differently; typed fast paths wrap
+/// every struct in this so such a body fails and falls back to the `Value` decoder.
+#[derive(Debug)]
+pub(crate) struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(PhantomData)).map(ObjectOnly)
+    }
 }
 
 /// Unix seconds now.

@@ -65,6 +65,10 @@ impl Codec for OpenAiCodec {
         response::encode(resp, model)
     }
 
+    fn encode_response_bytes(&self, resp: &ChatResponse, model: &str) -> Vec<u8> {
+        response::encode_bytes(resp, model)
+    }
+
     fn stream_decoder(&self) -> Box<dyn StreamDecoder> {
         Box::new(ChunkDecoder::default())
     }

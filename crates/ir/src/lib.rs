@@ -367,6 +367,19 @@ pub trait Codec {
     ) -> Result<(Value, Vec<String>), CodecError> {
         self.encode_request(req, model).map(|v| (v, Vec::new()))
     }
+    /// [`Codec::encode_request_warned`] serialized: the upstream request body as JSON bytes
+    /// (the same text as `serde_json::to_vec` of the `Value`) and the warnings. Codecs override
+    /// it to write the JSON directly.
+    fn encode_request_bytes(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+    ) -> Result<(Vec<u8>, Vec<String>), CodecError> {
+        let (body, warnings) = self.encode_request_warned(req, model)?;
+        serde_json::to_vec(&body)
+            .map(|bytes| (bytes, warnings))
+            .map_err(|e| CodecError::new(format!("could not serialize the request: {e}")))
+    }
     /// Upstream non-stream response → IR.
     fn decode_response(&self, body: &[u8]) -> Result<ChatResponse, CodecError>;
     /// IR → client non-stream response. `model` is the name the client asked for.

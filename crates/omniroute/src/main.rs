@@ -1,6 +1,8 @@
 //! The `omniroute` binary: command line and environment, data directory, secrets key, store,
 //! declarative config, server start, config reload on SIGHUP and graceful shutdown.
 
+mod console;
+
 use clap::Parser;
 use omniroute_providers::Catalog;
 use omniroute_server::{AppState, StateOptions};
@@ -94,20 +96,6 @@ fn choose_host(cli_host: &str) -> Result<IpAddr, String> {
             Ok(IpAddr::from([127, 0, 0, 1]))
         }
     }
-}
-
-fn init_tracing() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("LOG_LEVEL"))
-        .unwrap_or_else(|_| "info,sqlx=warn".to_string());
-    let env_filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
 }
 
 fn open_browser(url: &str) {
@@ -216,6 +204,15 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     // breaker and cooldown state reaches the store off the request path, and once more at exit
     let resilience = state.resilience.clone();
     resilience.spawn_persist(store.clone(), Duration::from_secs(1));
+    // telemetry windows rotate off the request path
+    let telemetry = state.telemetry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            telemetry.maintain(omniroute_store::now_ms().max(0) as u64);
+        }
+    });
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     spawn_signal_handler(state.clone(), stop_tx)?;
@@ -295,7 +292,10 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_tracing();
+    // the log file lives in the data dir; `run` reports a data dir it cannot create
+    let data_dir = expand_home(cli.data_dir.clone().unwrap_or_else(default_data_dir));
+    let log_dir = prepare_data_dir(&data_dir).ok().map(|_| data_dir.as_path());
+    let _log_guard = console::init(log_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod runtime;
+pub use runtime::metrics;
 
 type ApiResult<T = Json<Value>> = Result<T, HttpError>;
 type St = State<Arc<AppState>>;
@@ -70,7 +71,12 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/settings/{key}", axum::routing::delete(reset_setting))
         .route("/config/reload", post(reload_config))
         .route("/logs", get(logs))
+        .route("/logs/{id}", get(log_entry))
+        .route("/analytics", get(analytics))
+        .route("/usage", get(usage))
         .route("/health", get(health))
+        .route("/live/requests", get(crate::live::requests))
+        .route("/live/console", get(crate::live::console))
         .route("/resilience", get(runtime::get_state))
         .route("/resilience/reset", post(runtime::reset))
         .route(
@@ -82,6 +88,7 @@ pub fn router() -> Router<Arc<AppState>> {
             get(runtime::cache_stats).delete(runtime::cache_clear),
         )
         .route("/pricing", get(runtime::list_pricing))
+        .route("/telemetry", get(runtime::telemetry))
         .route(
             "/pricing/{*model}",
             axum::routing::put(runtime::put_pricing).delete(runtime::delete_pricing),
@@ -733,27 +740,132 @@ async fn reload_config(State(st): St) -> ApiResult {
 
 // ------------------------------------------------------------------ logs & health
 
-#[derive(Deserialize)]
-struct LogQuery {
-    limit: Option<i64>,
+/// `GET /api/logs?limit=&before_id=&provider=&model=&api_key_id=&combo=&connection_id=`
+/// `&status_min=&status_max=&since_ms=&until_ms=&search=`: newest first, without bodies; page
+/// with `before_id` (the last row's `id`).
+async fn logs(State(st): St, Query(mut q): Query<omniroute_store::LogQuery>) -> ApiResult {
+    q.limit = Some(q.limit.unwrap_or(100).clamp(1, 1000));
+    Ok(Json(
+        json!({ "logs": st.store.query_logs(&q).await?, "dropped": st.logs.dropped() }),
+    ))
 }
 
-async fn logs(State(st): St, Query(q): Query<LogQuery>) -> ApiResult {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+/// `GET /api/logs/{request_id}`: one request with every attempt (and bodies when logged).
+async fn log_entry(State(st): St, Path(id): Path<String>) -> ApiResult {
+    match st.store.get_log(&id).await? {
+        Some(row) => Ok(Json(json!(row))),
+        None => Err(HttpError::openai(
+            ApiError::not_found(format!("no request `{id}` in the log")).with_code("not_found"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalyticsParams {
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    #[serde(default)]
+    bucket: omniroute_store::Bucket,
+    #[serde(default)]
+    group_by: omniroute_store::GroupBy,
+}
+
+/// `GET /api/analytics?since_ms=&until_ms=&bucket=minute|hour|day&group_by=provider|model|api_key|combo|connection`:
+/// requests, errors, tokens, cost and latency per bucket (default: the last 24 h by hour).
+async fn analytics(State(st): St, Query(p): Query<AnalyticsParams>) -> ApiResult {
+    let until = p.until_ms.unwrap_or_else(omniroute_store::now_ms);
+    let since = p.since_ms.unwrap_or(until - 24 * 3_600_000);
+    if since >= until {
+        return Err(bad("`since_ms` must be before `until_ms`"));
+    }
+    // minute buckets read the raw log: keep their range to a day
+    if p.bucket == omniroute_store::Bucket::Minute && until - since > 24 * 3_600_000 {
+        return Err(bad("minute buckets cover at most 24 hours"));
+    }
+    let q = omniroute_store::AnalyticsQuery {
+        since_ms: since,
+        until_ms: until,
+        bucket: p.bucket,
+        group_by: p.group_by,
+    };
     Ok(Json(
-        json!({ "logs": st.store.recent_logs(limit).await?, "dropped": st.logs.dropped() }),
+        json!({"query": q, "rows": st.store.analytics(&q).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageParams {
+    since_ms: Option<i64>,
+}
+
+/// `GET /api/usage?since_ms=`: requests, tokens, cost and last use per gateway key (default 30 days).
+async fn usage(State(st): St, Query(p): Query<UsageParams>) -> ApiResult {
+    let since = p
+        .since_ms
+        .unwrap_or_else(|| omniroute_store::now_ms() - 30 * 86_400_000);
+    Ok(Json(
+        json!({"since_ms": since, "keys": st.store.usage_by_key(since).await?}),
     ))
 }
 
 async fn health(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
+    let now = crate::resilience::now();
+    let state = crate::resilience::view(&st.resilience, &snap.connection_names, now);
+    let db_bytes: u64 = ["omniroute.db", "omniroute.db-wal", "omniroute.db-shm"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(st.data_dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    let open: Vec<&Value> = state["connections"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["breaker"]["state"] != "closed")
+                .collect()
+        })
+        .unwrap_or_default();
+    let rate_limited: Vec<Value> = state["connections"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["in_use"].as_u64().unwrap_or(0) > 0)
+                .map(|c| json!({"id": c["id"], "name": c["name"], "in_flight": c["in_use"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = if open.is_empty() { "ok" } else { "degraded" };
     Ok(Json(json!({
-        "status": "ok",
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": st.started.elapsed().as_secs(),
         "data_dir": st.data_dir,
+        "memory": {"rss_bytes": rss_bytes()},
+        "database": {"bytes": db_bytes},
         "providers": snap.resolver.providers().len(),
         "connected_providers": snap.connections.len(),
+        "connections": snap.connections.values().map(Vec::len).sum::<usize>(),
+        "breakers": {
+            "open_connections": open.len(),
+            "providers": state["providers"],
+        },
+        "cooldowns": state["cooldowns"],
+        "in_flight": rate_limited,
+        "cache": snap.cache.stats(),
         "log_rows_dropped": st.logs.dropped(),
+        "live_listeners": {
+            "requests": crate::live::watching_requests(),
+            "console": crate::live::watching_console(),
+        },
     })))
+}
+
+/// Resident memory of this process (Linux `/proc`; `None` elsewhere).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

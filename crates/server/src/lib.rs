@@ -7,11 +7,13 @@ pub mod cache;
 pub mod controls;
 pub mod error;
 pub mod idempotency;
+pub mod live;
 pub mod middleware;
 pub mod models;
 pub mod proxy;
 pub mod resilience;
 pub mod state;
+pub mod telemetry;
 pub mod upstream;
 
 pub use state::{AppState, StateOptions};
@@ -53,9 +55,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         state.clone(),
         middleware::admin_guard,
     ));
+    // Prometheus scrapes `/metrics`; it shows provider and connection ids, so it is guarded
+    // like `/api` (loopback or the admin token)
+    let metrics = Router::new().route("/metrics", get(api::metrics)).layer(
+        axum::middleware::from_fn_with_state(state.clone(), middleware::admin_guard),
+    );
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .merge(metrics)
         .nest("/v1", v1)
         .nest("/v1beta", v1beta)
         .nest("/api", api)

@@ -15,9 +15,10 @@ use tracing::Instrument;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// The id of the current request.
+/// The id of the current request, and the peer's address (the TCP peer; proxy headers are not
+/// trusted here).
 #[derive(Clone, Debug)]
-pub struct RequestId(pub Arc<str>);
+pub struct RequestId(pub Arc<str>, pub Option<std::net::IpAddr>);
 
 fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
@@ -40,7 +41,11 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         Some(v) if valid_request_id(v) => v.into(),
         _ => new_request_id().into(),
     };
-    req.extensions_mut().insert(RequestId(id.clone()));
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    req.extensions_mut().insert(RequestId(id.clone(), peer));
     // debug level: creating an info span formats its fields on every request; events that
     // matter (failures) carry `request_id` themselves.
     let span = tracing::debug_span!("request", request_id = %id);

@@ -134,6 +134,8 @@ pub struct AppState {
     pub started: Instant,
     pub ready: AtomicBool,
     pub resilience: Arc<Resilience>,
+    /// Latency, TTFT, success and token telemetry per provider, model and connection.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -161,6 +163,7 @@ impl AppState {
         .await?;
         // after the snapshot, so restored breakers and cooldowns meet their configured limits
         resilience.load(&opts.store).await;
+        opts.logs.set_retention(retention(&snapshot.settings));
         Ok(Arc::new(AppState {
             store: opts.store,
             catalog: opts.catalog,
@@ -173,6 +176,7 @@ impl AppState {
             started: Instant::now(),
             ready: AtomicBool::new(true),
             resilience,
+            telemetry: Arc::new(crate::telemetry::Telemetry::new()),
             reload_lock: tokio::sync::Mutex::new(()),
         }))
     }
@@ -190,6 +194,7 @@ impl AppState {
             &self.resilience,
         )
         .await?;
+        self.logs.set_retention(retention(&next.settings));
         self.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -207,6 +212,17 @@ impl AppState {
             .map_err(|e| e.to_string())?;
         self.refresh().await.map_err(|e| e.to_string())?;
         Ok(Some(summary))
+    }
+}
+
+/// The request log's retention from the settings.
+fn retention(s: &GatewaySettings) -> omniroute_store::Retention {
+    let positive = |n: i64| (n > 0).then_some(n);
+    omniroute_store::Retention {
+        max_rows: positive(s.request_log_retention),
+        max_age_ms: positive(i64::from(s.request_log_max_age_days) * 86_400_000),
+        max_bytes: positive((s.request_log_max_mb as i64).saturating_mul(1 << 20)),
+        ..omniroute_store::Retention::default()
     }
 }
 

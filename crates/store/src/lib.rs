@@ -3,15 +3,19 @@
 //! Never called synchronously on the request hot path: handlers read the live snapshot and the
 //! request log goes through a bounded channel to a batch writer.
 
+pub mod analytics;
 pub mod crypto;
 pub mod logs;
 mod migrations;
 pub mod records;
+mod requests;
 mod store;
 
+pub use analytics::{AnalyticsQuery, AnalyticsRow, Bucket, GroupBy, KeyUsage};
 pub use crypto::{hash_api_key, Cipher, Secret};
-pub use logs::{LogWriter, RequestLog};
+pub use logs::{AttemptLog, LogWriter, RequestLog, Retention, USER_AGENT_MAX_CHARS};
 pub use records::*;
+pub use requests::{LogQuery, LOG_ROW_OVERHEAD};
 pub use store::{masked, Store};
 
 /// A storage failure.

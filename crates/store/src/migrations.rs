@@ -124,4 +124,164 @@ CREATE TABLE model_pricing (
 );
 "#,
     ),
+    (
+        4,
+        // Request-log detail and analytics (issue 5).
+        // `size_bytes` is the writer's estimate of a row's stored size, kept for size-based
+        // retention; it comes before the bodies so that reading it (and every metadata column)
+        // never walks a body's overflow pages. Rows written before this migration get the
+        // estimate from their text columns.
+        // `request_stats` holds the log's hourly aggregates per dimension (`dim` = '' for the
+        // total, 'provider', 'model', 'api_key', 'combo', 'connection', 'combo_step'; `value` =
+        // '' when a row has none), written in the same transaction as the rows and kept when the
+        // rows are pruned: analytics, usage and spend read it instead of scanning the log. It is
+        // filled here from the rows already logged.
+        r#"
+ALTER TABLE request_logs ADD COLUMN cached_tokens BIGINT;
+ALTER TABLE request_logs ADD COLUMN reasoning_tokens BIGINT;
+ALTER TABLE request_logs ADD COLUMN cost_usd DOUBLE PRECISION;
+ALTER TABLE request_logs ADD COLUMN cache_hit TEXT;
+ALTER TABLE request_logs ADD COLUMN client_ip TEXT;
+ALTER TABLE request_logs ADD COLUMN user_agent TEXT;
+ALTER TABLE request_logs ADD COLUMN combo TEXT;
+ALTER TABLE request_logs ADD COLUMN attempts_detail TEXT;
+ALTER TABLE request_logs ADD COLUMN size_bytes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE request_logs ADD COLUMN request_body TEXT;
+ALTER TABLE request_logs ADD COLUMN response_body TEXT;
+UPDATE request_logs SET size_bytes = 140 + length(request_id) + length(method) + length(path)
+    + COALESCE(length(client_format), 0) + COALESCE(length(model), 0) + COALESCE(length(provider), 0)
+    + COALESCE(length(connection_id), 0) + COALESCE(length(upstream_model), 0)
+    + COALESCE(length(api_key_id), 0) + COALESCE(length(error), 0);
+CREATE TABLE request_stats (
+    dim TEXT NOT NULL,
+    value TEXT NOT NULL,
+    hour_ms BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL,
+    output_tokens BIGINT NOT NULL,
+    cached_tokens BIGINT NOT NULL,
+    reasoning_tokens BIGINT NOT NULL,
+    cost_usd DOUBLE PRECISION NOT NULL,
+    latency_sum BIGINT NOT NULL,
+    ttft_sum BIGINT NOT NULL,
+    ttft_count BIGINT NOT NULL,
+    last_ts BIGINT NOT NULL,
+    PRIMARY KEY (dim, hour_ms, value)
+);
+CREATE INDEX request_stats_hour ON request_stats (hour_ms);
+INSERT INTO request_stats (dim, value, hour_ms, requests, errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, ttft_count, last_ts)
+SELECT '', '', (ts / 3600000) * 3600000, COUNT(*), COUNT(CASE WHEN status >= 400 THEN 1 END),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), 0, 0, 0.0, SUM(latency_ms),
+    COALESCE(SUM(ttfb_ms), 0), COUNT(ttfb_ms), MAX(ts)
+FROM request_logs GROUP BY 3;
+INSERT INTO request_stats (dim, value, hour_ms, requests, errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, ttft_count, last_ts)
+SELECT 'provider', COALESCE(provider, ''), (ts / 3600000) * 3600000, COUNT(*), COUNT(CASE WHEN status >= 400 THEN 1 END),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), 0, 0, 0.0, SUM(latency_ms),
+    COALESCE(SUM(ttfb_ms), 0), COUNT(ttfb_ms), MAX(ts)
+FROM request_logs GROUP BY 2, 3;
+INSERT INTO request_stats (dim, value, hour_ms, requests, errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, ttft_count, last_ts)
+SELECT 'model', COALESCE(upstream_model, model, ''), (ts / 3600000) * 3600000, COUNT(*), COUNT(CASE WHEN status >= 400 THEN 1 END),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), 0, 0, 0.0, SUM(latency_ms),
+    COALESCE(SUM(ttfb_ms), 0), COUNT(ttfb_ms), MAX(ts)
+FROM request_logs GROUP BY 2, 3;
+INSERT INTO request_stats (dim, value, hour_ms, requests, errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, ttft_count, last_ts)
+SELECT 'api_key', COALESCE(api_key_id, ''), (ts / 3600000) * 3600000, COUNT(*), COUNT(CASE WHEN status >= 400 THEN 1 END),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), 0, 0, 0.0, SUM(latency_ms),
+    COALESCE(SUM(ttfb_ms), 0), COUNT(ttfb_ms), MAX(ts)
+FROM request_logs GROUP BY 2, 3;
+INSERT INTO request_stats (dim, value, hour_ms, requests, errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, ttft_count, last_ts)
+SELECT 'combo', '', (ts / 3600000) * 3600000, COUNT(*), COUNT(CASE WHEN status >= 400 THEN 1 END),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), 0, 0, 0.0, SUM(latency_ms),
+    COALESCE(SUM(ttfb_ms), 0), COUNT(ttfb_ms), MAX(ts)
+FROM request_logs GROUP BY 3;
+INSERT INTO request_stats (dim, value, hour_ms, requests, errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, ttft_count, last_ts)
+SELECT 'connection', COALESCE(connection_id, ''), (ts / 3600000) * 3600000, COUNT(*), COUNT(CASE WHEN status >= 400 THEN 1 END),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), 0, 0, 0.0, SUM(latency_ms),
+    COALESCE(SUM(ttfb_ms), 0), COUNT(ttfb_ms), MAX(ts)
+FROM request_logs GROUP BY 2, 3;
+"#,
+    ),
 ];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::MIGRATIONS;
+    use sqlx::Row;
+
+    /// Migration 4 on a log written before it: sizes estimated, aggregates filled.
+    #[tokio::test]
+    async fn request_log_detail_backfills_sizes_and_aggregates() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 4) {
+            assert!(*version < 4);
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+        for (id, ts, provider, status, ttfb) in [
+            ("a", 3_600_000_i64, Some("openai"), 200_i64, Some(40_i64)),
+            ("b", 3_700_000, Some("openai"), 502, None),
+            ("c", 7_300_000, None, 400, Some(10)),
+        ] {
+            sqlx::query(
+                "INSERT INTO request_logs (request_id, ts, method, path, provider, status, latency_ms, ttfb_ms, input_tokens)
+                 VALUES ($1, $2, 'POST', '/v1/x', $3, $4, 100, $5, 7)",
+            )
+            .bind(id)
+            .bind(ts)
+            .bind(provider)
+            .bind(status)
+            .bind(ttfb)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let (_, sql) = MIGRATIONS.iter().find(|(v, _)| *v == 4).unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+
+        let size: i64 =
+            sqlx::query_scalar("SELECT size_bytes FROM request_logs WHERE request_id = 'a'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(size, crate::LOG_ROW_OVERHEAD + 1 + 4 + 5 + 6);
+        let rows = sqlx::query(
+            "SELECT dim, value, hour_ms, requests, errors, input_tokens, latency_sum, ttft_sum, ttft_count, last_ts
+             FROM request_stats WHERE dim IN ('', 'provider') ORDER BY dim, hour_ms, value",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let mut s = format!("{}|{}", r.get::<String, _>(0), r.get::<String, _>(1));
+                for i in 2..10 {
+                    s.push_str(&format!("|{}", r.get::<i64, _>(i)));
+                }
+                s
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "||3600000|2|1|14|200|40|1|3700000",
+                "||7200000|1|1|7|100|10|1|7300000",
+                "provider|openai|3600000|2|1|14|200|40|1|3700000",
+                "provider||7200000|1|1|7|100|10|1|7300000",
+            ]
+        );
+        let dims: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT dim) FROM request_stats")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            dims, 6,
+            "total, provider, model, api_key, combo, connection"
+        );
+    }
+}

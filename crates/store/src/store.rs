@@ -3,7 +3,8 @@
 use crate::crypto::{hash_api_key, mask, Cipher, Secret};
 use crate::migrations::MIGRATIONS;
 use crate::records::*;
-use crate::{new_id, now_ms, RequestLog, Result, StoreError};
+use crate::requests::LogBytes;
+use crate::{new_id, now_ms, Result, StoreError};
 use rand::RngCore;
 use serde_json::Value;
 use sqlx::sqlite::{
@@ -13,13 +14,16 @@ use sqlx::{Row, SqlitePool};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     cipher: Cipher,
+    /// Running estimate of the request log's size (see `Store::log_bytes`).
+    pub(crate) log_bytes: Arc<LogBytes>,
 }
 
 fn json_text(v: &Value) -> String {
@@ -58,7 +62,11 @@ impl Store {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        let store = Store { pool, cipher };
+        let store = Store {
+            pool,
+            cipher,
+            log_bytes: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -755,110 +763,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    // ---------------------------------------------------------------- request log
-
-    /// Write a batch of request-log rows in one transaction (multi-row INSERTs of 64 rows)
-    /// and add the batch's per-key request counts.
-    pub async fn insert_logs(&self, rows: &[RequestLog]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // Full chunks of 64 rows share one cached statement; the rest go row by row through a
-        // second cached statement. Two prepared statements in all: no re-parsing per batch and
-        // no cache growth (a statement per batch size grew RSS by 13 MB over 1M requests).
-        const CHUNK: usize = 64;
-        let mut tx = self.pool.begin().await?;
-        let full = rows.len() / CHUNK * CHUNK;
-        for chunk in rows[..full].chunks(CHUNK).chain(rows[full..].chunks(1)) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id, \
-                 upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error, attempts) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(&r.request_id)
-                    .push_bind(r.ts)
-                    .push_bind(&r.method)
-                    .push_bind(&r.path)
-                    .push_bind(&r.client_format)
-                    .push_bind(&r.model)
-                    .push_bind(&r.provider)
-                    .push_bind(&r.connection_id)
-                    .push_bind(&r.upstream_model)
-                    .push_bind(r.stream)
-                    .push_bind(r.status as i64)
-                    .push_bind(r.latency_ms)
-                    .push_bind(r.ttfb_ms)
-                    .push_bind(r.input_tokens)
-                    .push_bind(r.output_tokens)
-                    .push_bind(&r.api_key_id)
-                    .push_bind(&r.error)
-                    .push_bind(r.attempts);
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
-        let mut per_key: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-        for r in rows {
-            if let Some(k) = &r.api_key_id {
-                let e = per_key.entry(k.as_str()).or_insert((0, 0));
-                e.0 += 1;
-                e.1 = e.1.max(r.ts);
-            }
-        }
-        for (key, (count, last)) in per_key {
-            sqlx::query(
-                "UPDATE api_keys SET request_count = request_count + $2, last_used_at = $3 WHERE id = $1",
-            )
-            .bind(key)
-            .bind(count)
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Keep only the newest `retain` rows.
-    pub async fn prune_logs(&self, retain: i64) -> Result<()> {
-        sqlx::query("DELETE FROM request_logs WHERE id <= (SELECT MAX(id) FROM request_logs) - $1")
-            .bind(retain)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The newest `limit` rows, newest first.
-    pub async fn recent_logs(&self, limit: i64) -> Result<Vec<RequestLog>> {
-        let rows = sqlx::query("SELECT * FROM request_logs ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RequestLog {
-                    request_id: r.try_get("request_id")?,
-                    ts: r.try_get("ts")?,
-                    method: r.try_get("method")?,
-                    path: r.try_get("path")?,
-                    client_format: r.try_get("client_format")?,
-                    model: r.try_get("model")?,
-                    provider: r.try_get("provider")?,
-                    connection_id: r.try_get("connection_id")?,
-                    upstream_model: r.try_get("upstream_model")?,
-                    stream: r.try_get("stream")?,
-                    status: r.try_get::<i64, _>("status")? as u16,
-                    latency_ms: r.try_get("latency_ms")?,
-                    ttfb_ms: r.try_get("ttfb_ms")?,
-                    input_tokens: r.try_get("input_tokens")?,
-                    output_tokens: r.try_get("output_tokens")?,
-                    api_key_id: r.try_get("api_key_id")?,
-                    error: r.try_get("error")?,
-                    attempts: r.try_get("attempts")?,
-                })
-            })
-            .collect()
     }
 }
 

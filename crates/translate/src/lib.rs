@@ -55,6 +55,18 @@ pub fn encode_request(
     codec(upstream).encode_request_warned(req, upstream_model)
 }
 
+/// [`encode_request`], serialized: the upstream request body as JSON bytes (the same text as
+/// `serde_json::to_vec` of [`encode_request`]'s `Value`), written directly by codecs that can,
+/// and what the encoder dropped or rewrote.
+pub fn encode_request_bytes(
+    upstream: ApiFormat,
+    req: &mut ChatRequest,
+    upstream_model: &str,
+) -> Result<(Vec<u8>, Vec<String>), CodecError> {
+    req.model = upstream_model.to_string();
+    codec(upstream).encode_request_bytes(req, upstream_model)
+}
+
 /// Translate a non-stream upstream response body into the client's format. Returns the body and
 /// the usage the upstream reported.
 pub fn translate_response(

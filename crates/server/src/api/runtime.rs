@@ -167,3 +167,106 @@ pub(super) async fn delete_pricing(State(st): St, Path(model): Path<String>) -> 
     st.refresh().await?;
     Ok(Json(json!({"deleted": model})))
 }
+
+/// `GET /api/telemetry?window=1m|5m|1h`: latency and TTFT percentiles, success rate and
+/// throughput per provider, model and connection.
+pub(super) async fn telemetry(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let window = match q.get("window") {
+        None => crate::telemetry::Window::FiveMinutes,
+        Some(w) => crate::telemetry::Window::parse(w)
+            .ok_or_else(|| HttpError::openai(ApiError::invalid("`window` must be 1m, 5m or 1h")))?,
+    };
+    Ok(Json(st.telemetry.snapshot(window, now())))
+}
+
+/// `GET /metrics`: Prometheus text exposition (requests, latency and TTFT histograms, tokens,
+/// cost, upstream errors by class, breaker states, cooldowns, cache, dropped log rows).
+pub async fn metrics(State(st): St) -> axum::response::Response {
+    use crate::telemetry::Gauge;
+    let snap = st.snapshot.load();
+    let now = now();
+    let mut extra = Vec::new();
+    let state_num = |s: omniroute_routing::BreakerState| match s {
+        omniroute_routing::BreakerState::Closed => 0.0,
+        omniroute_routing::BreakerState::HalfOpen => 1.0,
+        omniroute_routing::BreakerState::Open => 2.0,
+    };
+    const BREAKER: &str = "Circuit breaker state: 0 closed, 1 half-open, 2 open.";
+    for t in st.resilience.registry.targets() {
+        let (provider, _) = snap
+            .connection_names
+            .get(t.id())
+            .cloned()
+            .unwrap_or_default();
+        extra.push(
+            Gauge::new(
+                "omniroute_circuit_state",
+                BREAKER,
+                state_num(t.breaker.state(now).state),
+            )
+            .label("kind", "connection".to_string())
+            .label("target", t.id().to_string())
+            .label("provider", provider),
+        );
+        extra.push(
+            Gauge::new(
+                "omniroute_cooldowns_active",
+                "Active cooldowns (per connection, per model).",
+                t.cooldown.entries(now).len() as f64,
+            )
+            .label("connection", t.id().to_string()),
+        );
+        extra.push(
+            Gauge::new(
+                "omniroute_connection_in_flight",
+                "Requests in flight per connection.",
+                f64::from(t.limiter.active()),
+            )
+            .label("connection", t.id().to_string()),
+        );
+    }
+    for (id, b) in st.resilience.registry.provider_breakers() {
+        extra.push(
+            Gauge::new(
+                "omniroute_circuit_state",
+                BREAKER,
+                state_num(b.state(now).state),
+            )
+            .label("kind", "provider".to_string())
+            .label("target", id.clone())
+            .label("provider", id),
+        );
+    }
+    let cache = snap.cache.stats();
+    extra.push(Gauge::counter(
+        "omniroute_cache_hits_total",
+        "Responses served from the cache (exact and semantic).",
+        (cache.hits + cache.semantic_hits) as f64,
+    ));
+    extra.push(Gauge::counter(
+        "omniroute_cache_misses_total",
+        "Cacheable requests not found in the cache.",
+        cache.misses as f64,
+    ));
+    extra.push(Gauge::new(
+        "omniroute_cache_bytes",
+        "Bytes held by the response cache.",
+        cache.bytes as f64,
+    ));
+    extra.push(Gauge::counter(
+        "omniroute_log_rows_dropped_total",
+        "Request-log rows dropped because the writer's queue was full.",
+        st.logs.dropped() as f64,
+    ));
+    let mut out = String::with_capacity(16 * 1024);
+    st.telemetry.render_prometheus(&mut out, &extra);
+    let mut r = axum::response::Response::new(axum::body::Body::from(out));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}

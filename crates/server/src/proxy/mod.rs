@@ -94,6 +94,8 @@ struct Exchange {
     done: bool,
     /// The connection's rate-limit slot, held until the response (or stream) is over.
     permit: Option<omniroute_routing::Permit>,
+    /// The request's cost in USD once known (set by `finish`).
+    cost: Option<f64>,
 }
 
 impl Exchange {
@@ -107,17 +109,99 @@ impl Exchange {
                 path: call.path.clone(),
                 client_format: Some(call.format.as_str().into()),
                 api_key_id: key.map(|k| k.id.to_string()),
+                client_ip: rid.1.map(|ip| ip.to_string()),
                 ..Default::default()
             },
             format: call.format,
             start: Instant::now(),
             done: false,
             permit: None,
+            cost: None,
         }
     }
 
     fn elapsed_ms(&self) -> i64 {
         self.start.elapsed().as_millis() as i64
+    }
+
+    /// The cost of `u` at the price of the model that served (cached input priced as cached,
+    /// reasoning as reasoning), or `None` when that model has no price.
+    fn price(&self, u: &Usage) -> Option<f64> {
+        let snap = self.st.snapshot.load();
+        if snap.pricing.is_empty() {
+            return None;
+        }
+        let provider = snap.resolver.provider(self.row.provider.as_deref()?)?;
+        let p = snap.price(provider, self.row.upstream_model.as_deref()?)?;
+        let cached = u.cached_tokens.min(u.input_tokens) as f64;
+        let fresh = u.input_tokens as f64 - cached;
+        let reasoning = u.reasoning_tokens.min(u.output_tokens) as f64;
+        let visible = u.output_tokens as f64 - reasoning;
+        let cost = fresh * p.input_per_m
+            + cached * p.cached_input_per_m.unwrap_or(p.input_per_m)
+            + visible * p.output_per_m
+            + reasoning * p.reasoning_per_m.unwrap_or(p.output_per_m);
+        Some(cost / 1_000_000.0)
+    }
+
+    /// Feed the in-memory telemetry (latency, TTFT, outcome, tokens) for requests that reached a
+    /// provider.
+    fn observe(&self, u: Usage) {
+        let r = &self.row;
+        let Some(provider) = r.provider.as_deref() else {
+            return;
+        };
+        let obs = crate::telemetry::Observation {
+            provider,
+            model: r.upstream_model.as_deref().unwrap_or(""),
+            connection: r.connection_id.as_deref().unwrap_or(""),
+            status: r.status,
+            ok: r.status < 400,
+            latency_us: self.start.elapsed().as_micros() as u64,
+            ttft_us: r.ttfb_ms.map(|ms| ms.max(0) as u64 * 1000),
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cost_usd: self.cost.unwrap_or(0.0),
+            outcome: (r.status >= 400).then_some("error"),
+        };
+        self.st
+            .telemetry
+            .record(&obs, omniroute_store::now_ms().max(0) as u64);
+    }
+
+    /// The live request feed's event for this exchange (built only when someone watches).
+    fn live_event(&self, phase: &'static str) -> crate::live::RequestEvent {
+        let r = &self.row;
+        let done = phase == "finish";
+        crate::live::RequestEvent {
+            phase,
+            request_id: r.request_id.clone(),
+            ts: if done {
+                omniroute_store::now_ms()
+            } else {
+                r.ts
+            },
+            client_format: r.client_format.clone(),
+            model: r.model.clone(),
+            provider: r.provider.clone(),
+            connection_id: r.connection_id.clone(),
+            stream: r.stream,
+            status: done.then_some(r.status),
+            latency_ms: done.then_some(r.latency_ms),
+            ttft_ms: r.ttfb_ms,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cost_usd: self.cost,
+            attempts: done.then_some(r.attempts),
+            error: r.error.clone(),
+        }
+    }
+
+    /// Tell live listeners that the request started (once the model is known).
+    fn announce(&self) {
+        if crate::live::watching_requests() {
+            crate::live::publish_request(self.live_event("start"));
+        }
     }
 
     fn finish(&mut self, status: u16, error: Option<String>, usage: Option<Usage>) {
@@ -131,12 +215,20 @@ impl Exchange {
         if let Some(u) = usage {
             self.row.input_tokens = Some(u.input_tokens as i64);
             self.row.output_tokens = Some(u.output_tokens as i64);
+            self.row.cached_tokens = Some(u.cached_tokens as i64);
+            self.row.reasoning_tokens = Some(u.reasoning_tokens as i64);
+            self.cost = self.price(&u);
+            self.row.cost_usd = self.cost;
         }
+        self.observe(usage.unwrap_or_default());
         let r = &self.row;
         if status < 400 {
             tracing::debug!(request_id = %r.request_id, model = r.model.as_deref().unwrap_or(""), provider = r.provider.as_deref().unwrap_or(""), status, latency_ms = r.latency_ms, stream = r.stream, "request completed");
         } else {
             tracing::warn!(request_id = %r.request_id, model = r.model.as_deref().unwrap_or(""), provider = r.provider.as_deref().unwrap_or(""), status, latency_ms = r.latency_ms, error = r.error.as_deref().unwrap_or(""), "request failed");
+        }
+        if crate::live::watching_requests() {
+            crate::live::publish_request(self.live_event("finish"));
         }
         self.st.logs.log(std::mem::take(&mut self.row));
     }
@@ -161,6 +253,9 @@ fn log_usage(u: &omniroute_translate::ir::Usage) -> Option<Usage> {
     (u.input_tokens.is_some() || u.output_tokens.is_some()).then(|| Usage {
         input_tokens: u.input_tokens.unwrap_or(0),
         output_tokens: u.output_tokens.unwrap_or(0),
+        cached_tokens: u.cached_tokens.unwrap_or(0),
+        cache_creation_tokens: u.cache_creation_tokens.unwrap_or(0),
+        reasoning_tokens: u.reasoning_tokens.unwrap_or(0),
     })
 }
 
@@ -620,6 +715,15 @@ async fn handle(
     };
     ex.row.model = Some(model.clone());
     ex.row.stream = stream;
+    ex.row.user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            ua.chars()
+                .take(omniroute_store::USER_AGENT_MAX_CHARS)
+                .collect()
+        });
+    ex.announce();
 
     let controls_on = crate::controls::active(&snap.settings);
     if controls_on {
@@ -644,6 +748,7 @@ async fn handle(
         reuse::Idem::Run => None,
         reuse::Idem::Lead(g) => Some(g),
         reuse::Idem::Replay(r) => {
+            ex.row.cache_hit = Some("IDEMPOTENT".into());
             ex.finish(r.status.as_u16(), None, None);
             let mut resp = reuse::replay(r, "IDEMPOTENT");
             resp.headers_mut().insert(
@@ -663,6 +768,7 @@ async fn handle(
     let cache_use = if stream || !snap.settings.cache_enabled || !reuse::deterministic(&req) {
         reuse::CacheUse::Off
     } else if crate::cache::bypass_requested(&headers) {
+        ex.row.cache_hit = Some("BYPASS".into());
         reuse::CacheUse::Bypass
     } else {
         match serde_json::from_slice::<Value>(&bytes) {
@@ -670,6 +776,7 @@ async fn handle(
                 let scope = reuse::scope(tenant, call.format, &headers, &snap.settings);
                 let k = reuse::key(&scope, &model, &v);
                 if let Some(hit) = snap.cache.get(&k) {
+                    ex.row.cache_hit = Some("HIT".into());
                     ex.finish(200, None, None);
                     return reuse::replay(hit, "HIT");
                 }
@@ -680,6 +787,7 @@ async fn handle(
                         Some(emb) => {
                             let threshold = snap.settings.semantic_cache_threshold as f32;
                             if let Some(hit) = snap.cache.get_similar(&scope, &emb, threshold) {
+                                ex.row.cache_hit = Some("SEMANTIC-HIT".into());
                                 ex.finish(200, None, None);
                                 return reuse::replay(hit, "SEMANTIC-HIT");
                             }
@@ -690,6 +798,7 @@ async fn handle(
                 } else {
                     None
                 };
+                ex.row.cache_hit = Some("MISS".into());
                 reuse::CacheUse::Miss(k, semantic)
             }
             Err(_) => reuse::CacheUse::Off,
@@ -755,6 +864,15 @@ async fn handle(
     match progress_rx {
         None => run.await,
         Some(rx) => stream::with_progress(client_format, rx, tokio::spawn(run)),
+    }
+}
+
+/// `X-OmniRoute-Cost`: the request's cost in USD, when the model has a price.
+fn cost_header(r: &mut Response, cost: Option<f64>) {
+    if let Some(c) = cost {
+        if let Ok(v) = HeaderValue::from_str(&format!("{c:.8}")) {
+            r.headers_mut().insert("x-omniroute-cost", v);
+        }
     }
 }
 
@@ -1067,6 +1185,7 @@ async fn attempt(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        cost_header(&mut r, ex.cost);
         return Ok(r);
     }
     match omniroute_translate::translate_response_bytes(
@@ -1082,6 +1201,7 @@ async fn attempt(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            cost_header(&mut r, ex.cost);
             Ok(r)
         }
         Err(e) => {

@@ -31,6 +31,8 @@ pub(crate) struct Candidate<'a> {
 pub(super) struct Plan {
     steps: Arc<Vec<Step>>,
     order: Vec<usize>,
+    /// The combo the model named (or the fallback chain), for the log.
+    combo: Option<String>,
 }
 
 impl Plan {
@@ -131,7 +133,11 @@ fn finish_plan(
             )
         }
     };
-    Ok(Plan { steps, order })
+    Ok(Plan {
+        steps,
+        order,
+        combo: combo.map(str::to_string),
+    })
 }
 
 /// The first candidate for `model` (count_tokens asks the upstream only once).
@@ -269,6 +275,7 @@ pub(super) async fn run(mut ex: Exchange, r: &Run<'_>, plan: &Plan) -> Response 
     let slot_wait = Duration::from_millis(settings.rate_limit_wait_ms);
     let alone = plan.is_single_account(snap);
     let mut st = LoopState::default();
+    ex.row.combo = plan.combo.clone();
     'steps: for step in plan.iter() {
         let Some(conns) = snap.connections.get(&step.provider.id) else {
             continue;
@@ -421,10 +428,20 @@ async fn one(
     ex.row.connection_id = Some(cand.conn.id.clone());
     ex.row.upstream_model = Some(cand.model.to_string());
     ex.permit = Some(permit);
+    // recorded as served; a failure below rewrites its outcome
+    ex.row.attempts_detail.push(omniroute_store::AttemptLog {
+        provider: cand.provider.id.clone(),
+        connection: Some(cand.conn.id.clone()),
+        model: cand.model.to_string(),
+        outcome: "ok".into(),
+        status: Some(200),
+        latency_ms: 0,
+    });
     let started = Instant::now();
     let result = attempt(ex, &r.ctx, cand, left).await;
     let now = crate::resilience::now();
-    let latency = Some(started.elapsed().as_millis() as u64);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let latency = Some(elapsed_ms);
     match result {
         Ok(mut resp) => {
             let report = Report {
@@ -448,6 +465,15 @@ async fn one(
         Err((mut back, failure)) => {
             back.permit = None;
             let class = failure.classify(&cand.provider.id);
+            if let Some(a) = back.row.attempts_detail.last_mut() {
+                a.outcome = class.outcome.as_str().to_string();
+                a.status = match &failure.kind {
+                    FailKind::Status { status, .. } => Some(*status),
+                    FailKind::Timeout | FailKind::Connect | FailKind::Broken => None,
+                    _ => Some(200),
+                };
+                a.latency_ms = elapsed_ms as i64;
+            }
             let report = Report {
                 retry_after: class.retry_after_ms,
                 latency_ms: latency,

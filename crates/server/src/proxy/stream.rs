@@ -312,6 +312,8 @@ pub(super) async fn passthrough_stream(
         return Err((ex, empty_stream()));
     }
     ex.row.status = 200;
+    // a stream's time to first token: when its first content is ready to go
+    ex.row.ttfb_ms = Some(ex.elapsed_ms());
     struct S {
         ex: Exchange,
         body: hyper::body::Incoming,
@@ -426,6 +428,8 @@ pub(super) async fn translated_stream(
                     }
                     tr.finish(StreamEnd::Aborted(e.clone()), &mut head);
                     ex.row.status = 200;
+                    // a stream's time to first token: when its first content is ready to go
+                    ex.row.ttfb_ms = Some(ex.elapsed_ms());
                     ex.finish(502, Some(e), log_usage(&tr.usage()));
                     let mut r = Response::new(Body::from(head.freeze()));
                     stream_headers(&mut r, json_array);
@@ -461,6 +465,8 @@ pub(super) async fn translated_stream(
         return Ok(r);
     }
     ex.row.status = 200;
+    // a stream's time to first token: when its first content is ready to go
+    ex.row.ttfb_ms = Some(ex.elapsed_ms());
     struct S {
         ex: Exchange,
         body: hyper::body::Incoming,

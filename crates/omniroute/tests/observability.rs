@@ -1,0 +1,315 @@
+//! What the gateway tells about itself: live request and console feeds (SSE), the JSON console
+//! log in `DATA_DIR/logs`, secrets kept out of every log.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use mock_upstream::MockUpstream;
+use serde_json::Value;
+use std::time::Duration;
+
+async fn setup() -> (tempfile::TempDir, MockUpstream, Gateway) {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = mock_config(dir.path(), &mock.url(), "");
+    let gw = Launch::new(dir.path())
+        .arg("--config")
+        .arg(cfg.to_str().unwrap())
+        .start()
+        .await;
+    (dir, mock, gw)
+}
+
+/// Read SSE `data:` payloads from a streaming response until `done` says stop (or 5 s pass).
+async fn collect_sse(
+    mut resp: reqwest::Response,
+    mut done: impl FnMut(&Value) -> bool,
+) -> Vec<Value> {
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk()).await;
+        let Ok(Ok(Some(chunk))) = chunk else { break };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(i) = buf.find("\n\n") {
+            let event: String = buf.drain(..i + 2).collect();
+            for line in event.lines() {
+                if let Some(d) = line.strip_prefix("data:") {
+                    if let Ok(v) = serde_json::from_str::<Value>(d.trim()) {
+                        let stop = done(&v);
+                        out.push(v);
+                        if stop {
+                            return out;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feeds_show_requests_and_console_lines() {
+    let (dir, _mock, gw) = setup().await;
+    let requests = gw
+        .http
+        .get(gw.api("/live/requests?provider=mock"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requests.status(), 200);
+    assert!(requests.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let console = gw
+        .http
+        .get(gw.api("/live/console?level=warn"))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let r = gw
+        .http
+        .post(gw.v1("/chat/completions"))
+        .header("x-request-id", "live-ok-1")
+        .json(&user("hello live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events = collect_sse(requests, |v| {
+        v["request_id"] == "live-ok-1" && v["phase"] == "finish"
+    })
+    .await;
+    let mine: Vec<&Value> = events
+        .iter()
+        .filter(|v| v["request_id"] == "live-ok-1")
+        .collect();
+    assert_eq!(mine.len(), 2, "{events:?}");
+    assert_eq!(mine[0]["phase"], "start");
+    assert_eq!(mine[0]["model"], "mock/mock-small");
+    assert_eq!(mine[1]["status"], 200);
+    assert_eq!(mine[1]["provider"], "mock");
+
+    // a failing request logs a warning: it shows on the console feed (filtered at warn)
+    let r = gw
+        .http
+        .post(gw.v1("/chat/completions"))
+        .header("x-request-id", "live-bad-1")
+        .json(&user("[[mock:status=400]] nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let lines = collect_sse(console, |v| {
+        v["message"].as_str().unwrap_or("").contains("live-bad-1")
+    })
+    .await;
+    let line = lines
+        .iter()
+        .find(|v| v["message"].as_str().unwrap_or("").contains("live-bad-1"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(line["level"], "WARN");
+
+    // the same lines are in the JSON log file, and no secret is anywhere in it
+    gw.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("logs/omniroute.log")).unwrap();
+    let parsed: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(parsed
+        .iter()
+        .any(|v| v["level"] == "WARN" && v.to_string().contains("live-bad-1")));
+    assert!(!log.contains(UPSTREAM_SECRET), "secret in the JSON log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_telemetry_cost_and_health() {
+    let (_dir, _mock, gw) = setup().await;
+    let r = gw
+        .http
+        .put(gw.api("/pricing/mock/mock-small"))
+        .json(&serde_json::json!({"input_per_m": 2.0, "output_per_m": 10.0}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    for i in 0..5 {
+        let r = gw.chat(user(&format!("hello number {i}"))).await;
+        assert_eq!(r.status(), 200);
+        // mock usage: prompt = words of the prompt, completion = words of the answer
+        let cost: f64 = r.headers()["x-omniroute-cost"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let (i_t, o_t) = (
+            v["usage"]["prompt_tokens"].as_f64().unwrap(),
+            v["usage"]["completion_tokens"].as_f64().unwrap(),
+        );
+        let expect = (i_t * 2.0 + o_t * 10.0) / 1e6;
+        assert!((cost - expect).abs() < 1e-9, "{cost} vs {expect}");
+    }
+    let r = gw.chat(user("[[mock:status=500]] boom")).await;
+    assert_eq!(r.status(), 500);
+
+    let text = gw
+        .http
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // valid exposition: every sample line is `name{labels} value`
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (_, value) = line.rsplit_once(' ').unwrap();
+        assert!(
+            value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value),
+            "{line}"
+        );
+    }
+    assert!(
+        text.contains(
+            r#"omniroute_requests_total{provider="mock",model="mock-small",status_class="2xx"} 5"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("omniroute_request_duration_seconds_bucket"));
+    assert!(text.contains("omniroute_circuit_state"));
+    assert!(text.contains("omniroute_cost_usd_total"));
+
+    let t: Value = gw
+        .http
+        .get(gw.api("/telemetry?window=1m"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(t.to_string().contains("mock"), "{t}");
+
+    let h: Value = gw
+        .http
+        .get(gw.api("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        h["memory"]["rss_bytes"].as_u64().unwrap() > 1_000_000,
+        "{h}"
+    );
+    assert!(h["database"]["bytes"].as_u64().unwrap() > 0);
+    assert!(h["cache"].is_object() && h["cooldowns"].is_array());
+    assert_eq!(h["log_rows_dropped"], 0);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_log_records_attempts_and_feeds_analytics() {
+    let (dir, _mock, gw) = setup().await;
+    let r = gw
+        .http
+        .put(gw.api("/pricing/mock-small"))
+        .json(&serde_json::json!({"input_per_m": 1.0, "output_per_m": 4.0}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = gw
+        .http
+        .post(gw.v1("/chat/completions"))
+        .header("x-request-id", "log-me-1")
+        .header("user-agent", "obs-test/1.0")
+        .json(&user("log this please"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = gw.chat(user("[[mock:status=503]] down")).await;
+    assert_eq!(r.status(), 503);
+
+    // rows are written in batches: wait for them
+    let mut row = Value::Null;
+    for _ in 0..100 {
+        let r = gw.http.get(gw.api("/logs/log-me-1")).send().await.unwrap();
+        if r.status() == 200 {
+            row = r.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(row["status"], 200, "{row}");
+    assert_eq!(row["provider"], "mock");
+    assert_eq!(row["user_agent"], "obs-test/1.0");
+    assert_eq!(row["client_ip"], "127.0.0.1");
+    assert!(row["cost_usd"].as_f64().unwrap() > 0.0, "{row}");
+    assert_eq!(row["attempts_detail"][0]["outcome"], "ok", "{row}");
+
+    let errors: Value = gw
+        .http
+        .get(gw.api("/logs?status_min=500&provider=mock"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows = errors["logs"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{errors}");
+    assert_eq!(rows[0]["attempts_detail"][0]["status"], 503);
+
+    let a: Value = gw
+        .http
+        .get(gw.api("/analytics?bucket=hour&group_by=provider"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mock_row = a["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == "mock")
+        .unwrap_or_else(|| panic!("{a}"));
+    assert_eq!(mock_row["requests"], 2);
+    assert_eq!(mock_row["errors"], 1);
+    let usage: Value = gw
+        .http
+        .get(gw.api("/usage"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(usage["keys"].is_array(), "{usage}");
+
+    // the log survives a restart
+    gw.stop().await;
+    let cfg = dir.path().join("omniroute.toml");
+    let gw = Launch::new(dir.path())
+        .arg("--config")
+        .arg(cfg.to_str().unwrap())
+        .start()
+        .await;
+    let r = gw.http.get(gw.api("/logs/log-me-1")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+}
