@@ -398,3 +398,157 @@ async fn cost_optimized_combo_follows_the_pricing_table() {
     assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budgets_block_keys_and_skip_combo_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let key = "sk-budget-test-0123456789abcdef";
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &["ka"]), ("n2", "openai", &["kb"])],
+        &format!(
+            "[[combos]]\nname = \"tiered\"\nmodels = [\"n1/mock-small\", \"n2/mock-small\"]\n\n\
+             [[keys]]\nname = \"budgeted\"\nkey = \"{key}\"\n"
+        ),
+    );
+    let gw = start(dir.path(), &cfg).await;
+    for model in ["n1/mock-small", "n2/mock-small"] {
+        let r = gw
+            .http
+            .put(gw.api(&format!("/pricing/{model}")))
+            .json(&json!({"input_per_m": 1000.0, "output_per_m": 1000.0}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    // combo step budget: one request spends n1's budget, the next falls to n2
+    let r = gw
+        .http
+        .post(gw.api("/usage/budget"))
+        .json(&json!({"combo": "tiered", "step": "n1/mock-small", "limit_usd": 0.001, "period": "day"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let auth = format!("Bearer {key}");
+    let (_, hd, _) = post_h(
+        &gw,
+        &body("tiered", "one two three"),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    let (_, hd, _) = post_h(
+        &gw,
+        &body("tiered", "four five six"),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(
+        h(&hd, "x-omniroute-provider"),
+        "n2",
+        "n1's step budget is spent"
+    );
+
+    // key budget: the next request is refused in the client's own format (the budget is seeded
+    // from the request log, written in batches: wait for the two rows)
+    for _ in 0..100 {
+        let logs: Value = gw
+            .http
+            .get(gw.api("/logs"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if logs["logs"].as_array().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let keys: Value = gw
+        .http
+        .get(gw.api("/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key_id = keys["keys"][0]["id"].as_str().unwrap().to_string();
+    let r = gw
+        .http
+        .post(gw.api("/usage/budget"))
+        .json(&json!({"key_id": key_id, "limit_usd": 0.001, "period": "month"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["spent_usd"].as_f64().unwrap() > 0.001,
+        "seeded from the log: {v}"
+    );
+    assert!(v["resets_at_ms"].as_i64().unwrap() > v["period_start_ms"].as_i64().unwrap());
+    let (s, hd, t) = post_h(
+        &gw,
+        &body("n1/mock-small", "more"),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(s, 429, "{t}");
+    assert!(hd.get("retry-after").is_some());
+    assert!(t.contains("budget_exceeded"), "{t}");
+    let r = gw
+        .http
+        .post(gw.v1("/messages"))
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "n1/mock-small", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error", "Anthropic error shape: {v}");
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+
+    let list: Value = gw
+        .http
+        .get(gw.api("/usage/budget"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["budgets"].as_array().unwrap().len(), 2, "{list}");
+    // removing the key budget lets the key through again
+    let id = list["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["scope"]["scope"] == "key")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = gw
+        .http
+        .delete(gw.api(&format!("/usage/budget/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (s, ..) = post_h(
+        &gw,
+        &body("n1/mock-small", "again"),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(s, 200);
+    gw.stop().await;
+}

@@ -74,6 +74,14 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/logs/{id}", get(log_entry))
         .route("/analytics", get(analytics))
         .route("/usage", get(usage))
+        .route(
+            "/usage/budget",
+            get(runtime::list_budgets).post(runtime::set_budget),
+        )
+        .route(
+            "/usage/budget/{id}",
+            axum::routing::delete(runtime::delete_budget),
+        )
         .route("/health", get(health))
         .route("/live/requests", get(crate::live::requests))
         .route("/live/console", get(crate::live::console))

@@ -3,6 +3,7 @@
 //! middleware. Business logic lives in the routing, providers and store crates.
 
 pub mod api;
+pub mod budgets;
 pub mod cache;
 pub mod controls;
 pub mod error;

@@ -136,6 +136,8 @@ pub struct AppState {
     pub resilience: Arc<Resilience>,
     /// Latency, TTFT, success and token telemetry per provider, model and connection.
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Spending budgets per key and per combo step, tracked live.
+    pub budgets: Arc<crate::budgets::Budgets>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -164,6 +166,8 @@ impl AppState {
         // after the snapshot, so restored breakers and cooldowns meet their configured limits
         resilience.load(&opts.store).await;
         opts.logs.set_retention(retention(&snapshot.settings));
+        let budgets = Arc::new(crate::budgets::Budgets::default());
+        budgets.load(&opts.store).await?;
         Ok(Arc::new(AppState {
             store: opts.store,
             catalog: opts.catalog,
@@ -177,6 +181,7 @@ impl AppState {
             ready: AtomicBool::new(true),
             resilience,
             telemetry: Arc::new(crate::telemetry::Telemetry::new()),
+            budgets,
             reload_lock: tokio::sync::Mutex::new(()),
         }))
     }

@@ -202,6 +202,20 @@ SELECT 'connection', COALESCE(connection_id, ''), (ts / 3600000) * 3600000, COUN
 FROM request_logs GROUP BY 2, 3;
 "#,
     ),
+    (
+        5,
+        r#"
+CREATE TABLE budgets (
+    id TEXT PRIMARY KEY,
+    key_id TEXT REFERENCES api_keys(id) ON DELETE CASCADE,
+    combo TEXT,
+    step TEXT,
+    limit_usd DOUBLE PRECISION NOT NULL,
+    period TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"#,
+    ),
 ];
 
 #[cfg(test)]

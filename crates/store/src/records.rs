@@ -90,6 +90,21 @@ pub struct ModelPrice {
     pub source: String,
 }
 
+/// A spending budget: per gateway key (`key_id`) or per combo step (`combo` + `step`, the
+/// step as `provider/model`), over a `day`, `week` or `month`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Budget {
+    pub id: String,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub combo: Option<String>,
+    #[serde(default)]
+    pub step: Option<String>,
+    pub limit_usd: f64,
+    pub period: String,
+}
+
 /// A user override of a built-in provider.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProviderSetting {

@@ -334,6 +334,77 @@ impl Store {
         Ok(())
     }
 
+    // ---------------------------------------------------------------- budgets
+
+    pub async fn list_budgets(&self) -> Result<Vec<Budget>> {
+        sqlx::query("SELECT * FROM budgets ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Budget {
+                    id: r.try_get("id")?,
+                    key_id: r.try_get("key_id")?,
+                    combo: r.try_get("combo")?,
+                    step: r.try_get("step")?,
+                    limit_usd: r.try_get("limit_usd")?,
+                    period: r.try_get("period")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Insert a budget, or replace the one with the same scope and period. Returns its id.
+    pub async fn upsert_budget(&self, b: &Budget) -> Result<String> {
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM budgets WHERE period = $1 AND
+               ((key_id IS NOT NULL AND key_id = $2) OR (key_id IS NULL AND $2 IS NULL AND combo = $3 AND step = $4))",
+        )
+        .bind(&b.period)
+        .bind(&b.key_id)
+        .bind(&b.combo)
+        .bind(&b.step)
+        .fetch_optional(&self.pool)
+        .await?;
+        let id = existing.unwrap_or_else(|| new_id("budget"));
+        sqlx::query(
+            "INSERT INTO budgets (id, key_id, combo, step, limit_usd, period, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET limit_usd = excluded.limit_usd",
+        )
+        .bind(&id)
+        .bind(&b.key_id)
+        .bind(&b.combo)
+        .bind(&b.step)
+        .bind(b.limit_usd)
+        .bind(&b.period)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if e.to_string().contains("FOREIGN KEY") {
+                StoreError::NotFound(format!(
+                    "gateway key `{}`",
+                    b.key_id.as_deref().unwrap_or("")
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(id)
+    }
+
+    pub async fn delete_budget(&self, id: &str) -> Result<()> {
+        let r = sqlx::query("DELETE FROM budgets WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("budget `{id}`")));
+        }
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- pricing
 
     pub async fn list_pricing(&self) -> Result<Vec<ModelPrice>> {

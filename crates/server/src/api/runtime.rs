@@ -270,3 +270,94 @@ pub async fn metrics(State(st): St) -> axum::response::Response {
     );
     r
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BudgetBody {
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    combo: Option<String>,
+    /// `provider/model` of the combo step.
+    #[serde(default)]
+    step: Option<String>,
+    limit_usd: f64,
+    period: String,
+}
+
+/// `POST /api/usage/budget`: set a budget for a gateway key (`key_id`) or a combo step (`combo`
+/// and `step` as `provider/model`), per `day`, `week` or `month`; a budget with the same scope
+/// and period is replaced.
+pub(super) async fn set_budget(State(st): St, body: axum::body::Bytes) -> ApiResult {
+    let b: BudgetBody = serde_json::from_slice(&body)
+        .map_err(|e| HttpError::openai(ApiError::invalid(format!("invalid budget: {e}"))))?;
+    let bad = |m: &str| HttpError::openai(ApiError::invalid(m.to_string()));
+    let Some(period) = crate::budgets::Period::parse(&b.period) else {
+        return Err(bad("`period` must be day, week or month"));
+    };
+    if !b.limit_usd.is_finite() || b.limit_usd < 0.0 {
+        return Err(bad("`limit_usd` must be a number of dollars, 0 or more"));
+    }
+    match (&b.key_id, &b.combo, &b.step) {
+        (Some(k), None, None) => {
+            if !st
+                .snapshot
+                .load()
+                .keys
+                .values()
+                .any(|info| &*info.id == k.as_str())
+            {
+                return Err(HttpError::openai(
+                    ApiError::not_found(format!("no active gateway key `{k}`"))
+                        .with_code("not_found"),
+                ));
+            }
+        }
+        (None, Some(c), Some(s)) => {
+            if st.snapshot.load().resolver.combo(c).is_none() {
+                return Err(HttpError::openai(
+                    ApiError::not_found(format!("no combo `{c}`")).with_code("not_found"),
+                ));
+            }
+            if !s.contains('/') {
+                return Err(bad("`step` is the step's `provider/model`"));
+            }
+        }
+        _ => return Err(bad("give either `key_id`, or `combo` and `step`")),
+    }
+    let id = st
+        .store
+        .upsert_budget(&omniroute_store::Budget {
+            id: String::new(),
+            key_id: b.key_id,
+            combo: b.combo,
+            step: b.step,
+            limit_usd: b.limit_usd,
+            period: period.as_str().into(),
+        })
+        .await?;
+    st.budgets.load(&st.store).await?;
+    let now = omniroute_store::now_ms();
+    let view = st
+        .budgets
+        .list()
+        .iter()
+        .find(|x| x.id == id)
+        .map(|x| x.view(now))
+        .unwrap_or(Value::Null);
+    Ok(Json(view))
+}
+
+/// `GET /api/usage/budget`: every budget with its spend, limit and reset time.
+pub(super) async fn list_budgets(State(st): St) -> ApiResult {
+    let now = omniroute_store::now_ms();
+    let list: Vec<Value> = st.budgets.list().iter().map(|b| b.view(now)).collect();
+    Ok(Json(json!({ "budgets": list })))
+}
+
+/// `DELETE /api/usage/budget/{id}`.
+pub(super) async fn delete_budget(State(st): St, Path(id): Path<String>) -> ApiResult {
+    st.store.delete_budget(&id).await?;
+    st.budgets.load(&st.store).await?;
+    Ok(Json(json!({"deleted": id})))
+}

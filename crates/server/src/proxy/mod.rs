@@ -219,6 +219,20 @@ impl Exchange {
             self.row.reasoning_tokens = Some(u.reasoning_tokens as i64);
             self.cost = self.price(&u);
             self.row.cost_usd = self.cost;
+            if let (Some(cost), Some(p), Some(m)) = (
+                self.cost,
+                self.row.provider.as_deref(),
+                self.row.upstream_model.as_deref(),
+            ) {
+                if !self.st.budgets.is_empty() {
+                    self.st.budgets.charge(
+                        self.row.api_key_id.as_deref(),
+                        self.row.combo.as_deref(),
+                        &format!("{p}/{m}"),
+                        cost,
+                    );
+                }
+            }
         }
         self.observe(usage.unwrap_or_default());
         let r = &self.row;
@@ -729,6 +743,24 @@ async fn handle(
     if controls_on {
         crate::controls::apply_raw(&mut req, call.format, &snap.settings);
     }
+    // a key over its budget is refused until the period resets
+    if let Some(k) = &key {
+        if let Some((b, reset)) = st.budgets.key_exceeded(&k.id, omniroute_store::now_ms()) {
+            let secs = (reset - omniroute_store::now_ms()).max(1000) / 1000;
+            return ex.fail(
+                ApiError::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "this key's {} budget of ${:.2} is spent; it resets in {secs} s",
+                        b.period.as_str(),
+                        b.limit_usd
+                    ),
+                )
+                .with_code("budget_exceeded")
+                .with_retry_after(Some(secs.to_string())),
+            );
+        }
+    }
     // idempotent duplicates and cached answers are served without an upstream call
     let tenant = key.as_ref().map(|k| k.id.as_ref());
     let idem = if snap.settings.idempotency_window_ms == 0 {
@@ -844,6 +876,7 @@ async fn handle(
                         rid: &rid,
                     },
                     res: &st.resilience,
+                    res_budgets: st.budgets.clone(),
                     session,
                     progress: progress_tx,
                 };

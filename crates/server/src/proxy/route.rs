@@ -221,6 +221,8 @@ struct LoopState {
     circuit_open: bool,
     /// A candidate was skipped because its rate-limit slots were taken.
     local_limited: bool,
+    /// A combo step was skipped because its budget is spent.
+    budget_spent: bool,
 }
 
 impl LoopState {
@@ -247,6 +249,7 @@ enum Flow {
 pub(super) struct Run<'a> {
     pub ctx: Ctx<'a>,
     pub res: &'a crate::resilience::Resilience,
+    pub res_budgets: Arc<crate::budgets::Budgets>,
     pub session: Option<u64>,
     pub progress: Option<tokio::sync::mpsc::Sender<Bytes>>,
 }
@@ -276,10 +279,20 @@ pub(super) async fn run(mut ex: Exchange, r: &Run<'_>, plan: &Plan) -> Response 
     let alone = plan.is_single_account(snap);
     let mut st = LoopState::default();
     ex.row.combo = plan.combo.clone();
+    let budgets = &r.res_budgets;
     'steps: for step in plan.iter() {
         let Some(conns) = snap.connections.get(&step.provider.id) else {
             continue;
         };
+        // a step over its budget is skipped: the request falls to the next tier
+        if let Some(combo) = plan.combo.as_deref().filter(|_| !budgets.is_empty()) {
+            let key = format!("{}/{}", step.provider.id, step.model);
+            if budgets.step_exceeded(combo, &key, omniroute_store::now_ms()) {
+                tracing::info!(request_id = %r.ctx.rid.0, combo, step = %key, "combo step over budget: skipped");
+                st.budget_spent = true;
+                continue;
+            }
+        }
         let order = account_order(snap, r.res, step, conns, r.session);
         let mut busy: Vec<usize> = Vec::new();
         let mut tried = 0usize;
@@ -357,6 +370,11 @@ pub(super) async fn run(mut ex: Exchange, r: &Run<'_>, plan: &Plan) -> Response 
             }
             .with_retry_after(Some(secs.to_string()))
         }
+        (None, None) if st.budget_spent => ApiError::new(
+            ErrorKind::RateLimited,
+            format!("every step of `{model}` that could serve is over its budget"),
+        )
+        .with_code("budget_exceeded"),
         (None, None) if st.local_limited => ApiError::new(
             ErrorKind::RateLimited,
             format!("every connection that can serve `{model}` is at its configured rate limit"),
