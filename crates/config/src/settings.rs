@@ -24,6 +24,11 @@ pub struct GatewaySettings {
     pub request_log_max_age_days: u32,
     /// Estimated size the request log may take, in MiB (0 = no size limit).
     pub request_log_max_mb: u64,
+    /// Keep request and response bodies in the request log (secrets redacted, capped);
+    /// `ENABLE_REQUEST_LOGS=true` turns it on too.
+    pub request_bodies: bool,
+    /// Largest body kept per request and per response, in bytes.
+    pub request_body_max_bytes: u64,
 
     // ---- routing and fallback
     /// Upper bound of upstream calls per combo step (each step has its own budget).
@@ -140,6 +145,8 @@ impl Default for GatewaySettings {
             request_log_retention: 100_000,
             request_log_max_age_days: 30,
             request_log_max_mb: 512,
+            request_bodies: false,
+            request_body_max_bytes: 64 * 1024,
             max_attempts: 8,
             total_timeout_ms: 600_000,
             account_strategy: "fill_first".into(),
@@ -236,6 +243,12 @@ impl GatewaySettings {
         }
         let mut s: GatewaySettings =
             serde_json::from_value(Value::Object(base)).unwrap_or_default();
+        if let Some(on) = std::env::var("ENABLE_REQUEST_LOGS")
+            .ok()
+            .and_then(|v| parse_bool(&v))
+        {
+            s.request_bodies = on;
+        }
         if let Some(req) = env_require_key {
             s.require_api_key = req;
         }

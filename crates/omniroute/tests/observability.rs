@@ -313,3 +313,76 @@ async fn request_log_records_attempts_and_feeds_analytics() {
     assert_eq!(r.status(), 200);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_logged_only_when_enabled_capped_and_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = mock_config(
+        dir.path(),
+        &mock.url(),
+        "[settings]\nrequest_body_max_bytes = 4096\n",
+    );
+    let gw = Launch::new(dir.path())
+        .arg("--config")
+        .arg(cfg.to_str().unwrap())
+        .env("ENABLE_REQUEST_LOGS", "true")
+        .start()
+        .await;
+    let leaked = "sk-proj-THISISASECRETKEY0123456789";
+    let mut body = user(&format!("my key is {leaked} please keep it"));
+    body["api_key"] = serde_json::json!("sk-another-secret-0123456789abcdef");
+    let r = gw
+        .http
+        .post(gw.v1("/chat/completions"))
+        .header("x-request-id", "bodies-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut s = stream_user("stream me");
+    s["model"] = serde_json::json!("mock/mock-small");
+    let r = gw
+        .http
+        .post(gw.v1("/chat/completions"))
+        .header("x-request-id", "bodies-2")
+        .json(&s)
+        .send()
+        .await
+        .unwrap();
+    let streamed = r.text().await.unwrap();
+    let mut row = Value::Null;
+    let mut row2 = Value::Null;
+    for _ in 0..100 {
+        let a = gw.http.get(gw.api("/logs/bodies-1")).send().await.unwrap();
+        let b = gw.http.get(gw.api("/logs/bodies-2")).send().await.unwrap();
+        if a.status() == 200 && b.status() == 200 {
+            row = a.json().await.unwrap();
+            row2 = b.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let req = row["request_body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{row}"));
+    assert!(req.contains("please keep it"), "{req}");
+    assert!(!req.contains("THISISASECRETKEY"), "{req}");
+    assert!(!req.contains("another-secret"), "{req}");
+    assert!(row["response_body"].as_str().unwrap().contains("echo:"));
+    assert_eq!(
+        row2["response_body"].as_str().unwrap().trim_end(),
+        streamed.trim_end(),
+        "the stream as the client got it"
+    );
+    gw.stop().await;
+    // nowhere on disk in clear
+    for f in ["omniroute.db", "omniroute.db-wal", "logs/omniroute.log"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("THISISASECRETKEY"), "{f}");
+            assert!(!text.contains(UPSTREAM_SECRET), "{f}");
+        }
+    }
+}

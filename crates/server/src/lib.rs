@@ -12,6 +12,7 @@ pub mod live;
 pub mod middleware;
 pub mod models;
 pub mod proxy;
+pub mod redact;
 pub mod resilience;
 pub mod state;
 pub mod telemetry;

@@ -96,6 +96,9 @@ struct Exchange {
     permit: Option<omniroute_routing::Permit>,
     /// The request's cost in USD once known (set by `finish`).
     cost: Option<f64>,
+    /// Body logging: the cap, and the response bytes seen so far (at most the cap).
+    bodies: Option<usize>,
+    response: Vec<u8>,
 }
 
 impl Exchange {
@@ -117,6 +120,17 @@ impl Exchange {
             done: false,
             permit: None,
             cost: None,
+            bodies: None,
+            response: Vec::new(),
+        }
+    }
+
+    /// Keep response bytes for the log (only when body logging is on, up to its cap).
+    fn capture(&mut self, bytes: &[u8]) {
+        if let Some(max) = self.bodies {
+            let room = (max + 1).saturating_sub(self.response.len());
+            self.response
+                .extend_from_slice(&bytes[..bytes.len().min(room)]);
         }
     }
 
@@ -210,6 +224,9 @@ impl Exchange {
         }
         self.done = true;
         self.row.status = status;
+        if let Some(max) = self.bodies {
+            self.row.response_body = Some(crate::redact::for_log(&self.response, max));
+        }
         self.row.latency_ms = self.elapsed_ms();
         self.row.error = error;
         if let Some(u) = usage {
@@ -248,6 +265,10 @@ impl Exchange {
     }
 
     fn fail(&mut self, err: ApiError) -> Response {
+        if self.bodies.is_some() {
+            let body = err.body(self.format).to_string();
+            self.capture(body.as_bytes());
+        }
         self.finish(err.status, Some(err.message.clone()), None);
         render(&err, self.format)
     }
@@ -729,6 +750,11 @@ async fn handle(
     };
     ex.row.model = Some(model.clone());
     ex.row.stream = stream;
+    if snap.settings.request_bodies {
+        let max = snap.settings.request_body_max_bytes as usize;
+        ex.bodies = Some(max);
+        ex.row.request_body = Some(crate::redact::for_log(&bytes, max));
+    }
     ex.row.user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -1212,6 +1238,7 @@ async fn attempt(
                 .as_ref()
                 .and_then(Usage::from_value)
         });
+        ex.capture(&body);
         ex.finish(200, None, usage);
         let mut r = Response::new(Body::from(body));
         r.headers_mut().insert(
@@ -1228,6 +1255,7 @@ async fn attempt(
         ctx.model,
     ) {
         Ok((v, usage)) => {
+            ex.capture(&v);
             ex.finish(200, None, log_usage(&usage));
             let mut r = Response::new(Body::from(v));
             r.headers_mut().insert(

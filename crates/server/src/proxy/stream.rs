@@ -314,6 +314,7 @@ pub(super) async fn passthrough_stream(
     ex.row.status = 200;
     // a stream's time to first token: when its first content is ready to go
     ex.row.ttfb_ms = Some(ex.elapsed_ms());
+    ex.capture(&head);
     struct S {
         ex: Exchange,
         body: hyper::body::Incoming,
@@ -353,6 +354,7 @@ pub(super) async fn passthrough_stream(
         match upstream::next_chunk(&mut s.body, s.idle).await {
             Ok(Some(chunk)) => {
                 s.obs.observe(&chunk);
+                s.ex.capture(&chunk);
                 Some((Ok(chunk), s))
             }
             Ok(None) => {
@@ -376,6 +378,10 @@ pub(super) async fn passthrough_stream(
                         "upstream_timeout",
                     ),
                 };
+                let event = stream_error_event(s.format, msg, code, &s.obs);
+                if s.obs.enabled {
+                    s.ex.capture(&event);
+                }
                 s.ex.finish(
                     status,
                     Some(msg.into()),
@@ -385,7 +391,6 @@ pub(super) async fn passthrough_stream(
                     // a JSON-array stream cannot carry an error element cleanly: break it
                     return Some((Err(std::io::Error::other(msg)), s));
                 }
-                let event = stream_error_event(s.format, msg, code, &s.obs);
                 Some((Ok(event), s))
             }
         }
@@ -430,6 +435,7 @@ pub(super) async fn translated_stream(
                     ex.row.status = 200;
                     // a stream's time to first token: when its first content is ready to go
                     ex.row.ttfb_ms = Some(ex.elapsed_ms());
+                    ex.capture(&head);
                     ex.finish(502, Some(e), log_usage(&tr.usage()));
                     let mut r = Response::new(Body::from(head.freeze()));
                     stream_headers(&mut r, json_array);
@@ -459,6 +465,7 @@ pub(super) async fn translated_stream(
         if !p.content && !p.finished {
             return Err((ex, empty_stream()));
         }
+        ex.capture(&head);
         ex.finish(200, None, log_usage(&tr.usage()));
         let mut r = Response::new(Body::from(head.freeze()));
         stream_headers(&mut r, json_array);
@@ -467,6 +474,7 @@ pub(super) async fn translated_stream(
     ex.row.status = 200;
     // a stream's time to first token: when its first content is ready to go
     ex.row.ttfb_ms = Some(ex.elapsed_ms());
+    ex.capture(&head);
     struct S {
         ex: Exchange,
         body: hyper::body::Incoming,
@@ -496,15 +504,20 @@ pub(super) async fn translated_stream(
             let mut out = BytesMut::new();
             match upstream::next_chunk(&mut s.body, s.idle).await {
                 Ok(Some(chunk)) => {
-                    if let Err(e) = s.tr.push(&chunk, &mut out) {
+                    let pushed = s.tr.push(&chunk, &mut out);
+                    if let Err(e) = pushed {
                         s.done = true;
                         s.tr.finish(StreamEnd::Aborted(e.clone()), &mut out);
+                        s.ex.capture(&out);
                         s.ex.finish(502, Some(e), log_usage(&s.tr.usage()));
+                    } else {
+                        s.ex.capture(&out);
                     }
                 }
                 Ok(None) => {
                     s.done = true;
                     s.tr.finish(StreamEnd::Complete, &mut out);
+                    s.ex.capture(&out);
                     let err =
                         s.tr.error()
                             .map(str::to_string)
@@ -524,6 +537,7 @@ pub(super) async fn translated_stream(
                         ChunkError::Idle => (504, "the provider's stream stalled (idle timeout)"),
                     };
                     s.tr.finish(StreamEnd::Aborted(msg.to_string()), &mut out);
+                    s.ex.capture(&out);
                     s.ex.finish(status, Some(msg.into()), log_usage(&s.tr.usage()));
                 }
             }
