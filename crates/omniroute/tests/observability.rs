@@ -386,3 +386,50 @@ async fn bodies_are_logged_only_when_enabled_capped_and_redacted() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_changes_are_audited() {
+    let (_dir, _mock, gw) = setup().await;
+    let r = gw
+        .http
+        .put(gw.api("/settings"))
+        .json(&serde_json::json!({"max_attempts": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = gw
+        .http
+        .put(gw.api("/settings"))
+        .json(&serde_json::json!({"max_attempts": "many"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // reads are not audited
+    gw.http.get(gw.api("/settings")).send().await.unwrap();
+    let mut entries = Vec::new();
+    for _ in 0..50 {
+        let v: Value = gw
+            .http
+            .get(gw.api("/audit"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        entries = v["entries"].as_array().unwrap().clone();
+        if entries.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0]["status"], 400, "newest first");
+    assert_eq!(entries[1]["action"], "PUT");
+    assert_eq!(entries[1]["target"], "/api/settings");
+    assert_eq!(entries[1]["ip"], "127.0.0.1");
+    assert_eq!(entries[1]["actor"], "loopback");
+    gw.stop().await;
+}

@@ -73,6 +73,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/logs", get(logs))
         .route("/logs/{id}", get(log_entry))
         .route("/analytics", get(analytics))
+        .route("/audit", get(audit))
         .route("/usage", get(usage))
         .route(
             "/usage/budget",
@@ -799,6 +800,21 @@ async fn analytics(State(st): St, Query(p): Query<AnalyticsParams>) -> ApiResult
     };
     Ok(Json(
         json!({"query": q, "rows": st.store.analytics(&q).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    limit: Option<i64>,
+    before_id: Option<i64>,
+}
+
+/// `GET /api/audit?limit=&before_id=`: configuration changes, newest first.
+async fn audit(State(st): St, Query(p): Query<AuditParams>) -> ApiResult {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        json!({"entries": st.store.audit_log(limit, p.before_id).await?}),
     ))
 }
 

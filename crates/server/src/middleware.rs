@@ -146,7 +146,7 @@ pub async fn admin_guard(
             .and_then(|v| v.strip_prefix("Bearer "));
         if let Some(p) = presented {
             if constant_time_eq(p.trim().as_bytes(), token.expose().as_bytes()) {
-                return next.run(req).await;
+                return audited(&st, peer, "admin-token", req, next).await;
             }
             return render(
                 &ApiError::new(ErrorKind::Authentication, "invalid admin token"),
@@ -158,7 +158,7 @@ pub async fn admin_guard(
         .iter()
         .any(|h| headers.contains_key(*h));
     if peer.ip().is_loopback() && !proxied {
-        return next.run(req).await;
+        return audited(&st, peer, "loopback", req, next).await;
     }
     render(
         &ApiError::new(
@@ -167,6 +167,46 @@ pub async fn admin_guard(
         ),
         ApiFormat::Openai,
     )
+}
+
+/// Run a management request; a state-changing one (anything but GET/HEAD/OPTIONS) goes into
+/// the audit log with who, from where, what and the outcome.
+async fn audited(
+    st: &Arc<AppState>,
+    peer: SocketAddr,
+    actor: &'static str,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    if matches!(
+        method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) {
+        return next.run(req).await;
+    }
+    let target = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let resp = next.run(req).await;
+    let entry = omniroute_store::AuditEntry {
+        id: 0,
+        ts: omniroute_store::now_ms(),
+        actor: actor.into(),
+        ip: Some(peer.ip().to_string()),
+        action: method.to_string(),
+        target,
+        status: resp.status().as_u16(),
+        detail: None,
+    };
+    // written before the answer goes out: entries keep their order and a client that saw the
+    // change can already read it (the management API is not the request path)
+    if let Err(e) = st.store.add_audit(&entry).await {
+        tracing::warn!(error = %e, "cannot write the audit log");
+    }
+    resp
 }
 
 #[cfg(test)]

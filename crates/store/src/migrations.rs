@@ -216,6 +216,22 @@ CREATE TABLE budgets (
 );
 "#,
     ),
+    (
+        6,
+        r#"
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    ip TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    detail TEXT
+);
+CREATE INDEX audit_log_ts ON audit_log (ts);
+"#,
+    ),
 ];
 
 #[cfg(test)]

@@ -105,6 +105,23 @@ pub struct Budget {
     pub period: String,
 }
 
+/// One management action, as the audit log keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    #[serde(default)]
+    pub id: i64,
+    pub ts: i64,
+    /// Who acted: `loopback`, `admin-token` (sessions come with dashboard login).
+    pub actor: String,
+    pub ip: Option<String>,
+    /// `POST`, `PUT`, `PATCH`, `DELETE`.
+    pub action: String,
+    /// The API path acted on.
+    pub target: String,
+    pub status: u16,
+    pub detail: Option<String>,
+}
+
 /// A user override of a built-in provider.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProviderSetting {

@@ -334,6 +334,51 @@ impl Store {
         Ok(())
     }
 
+    // ---------------------------------------------------------------- audit log
+
+    pub async fn add_audit(&self, e: &AuditEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (ts, actor, ip, action, target, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.ts)
+        .bind(&e.actor)
+        .bind(&e.ip)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(i64::from(e.status))
+        .bind(&e.detail)
+        .execute(&self.pool)
+        .await?;
+        // bounded: the newest 100 000 entries
+        sqlx::query("DELETE FROM audit_log WHERE id <= (SELECT MAX(id) FROM audit_log) - 100000")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest entries first; `before_id` pages back.
+    pub async fn audit_log(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEntry>> {
+        sqlx::query("SELECT * FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2")
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    ts: r.try_get("ts")?,
+                    actor: r.try_get("actor")?,
+                    ip: r.try_get("ip")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    status: r.try_get::<i64, _>("status")? as u16,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
     // ---------------------------------------------------------------- budgets
 
     pub async fn list_budgets(&self) -> Result<Vec<Budget>> {
