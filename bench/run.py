@@ -259,6 +259,38 @@ def main():
     }
     results["translated"] = translated
 
+    # 3c. what the request log costs: the same pass-through request with logging on and off
+    # (switched through the settings API), alternating, c=1 latency and c=32 throughput
+    def set_logging(on):
+        req = urllib.request.Request(f"{gw_url}/api/settings", method="PUT",
+                                     data=json.dumps({"request_log": on}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+    log_rounds = []
+    for _ in range(ROUNDS):
+        row = {}
+        for on in (True, False):
+            set_logging(on)
+            c1 = load(via, body_via, 1, 3000)
+            c0 = cpu_seconds(gw.pid)
+            c32 = load(via, body_via, 32, 20000)
+            row[on] = (c1["latency_us"]["p50"], c32["rps"], (cpu_seconds(gw.pid) - c0) / 20300 * 1e6)
+        log_rounds.append(row)
+    set_logging(True)
+    on_p50 = median([r[True][0] for r in log_rounds])
+    off_p50 = median([r[False][0] for r in log_rounds])
+    ratios = [r[True][1] / r[False][1] for r in log_rounds]
+    results["request_log_cost"] = {
+        "c1_p50_us_on": on_p50, "c1_p50_us_off": off_p50,
+        "c1_p50_added_us": on_p50 - off_p50,
+        "c32_throughput_ratio_on_vs_off": round(median(ratios), 3),
+        "cpu_us_on": round(median([r[True][2] for r in log_rounds]), 1),
+        "cpu_us_off": round(median([r[False][2] for r in log_rounds]), 1),
+        "rounds": [{"on": r[True], "off": r[False]} for r in log_rounds],
+    }
+    print(f"request log: c=1 p50 {on_p50} vs {off_p50} us; c=32 throughput on/off x{median(ratios):.3f}",
+          file=sys.stderr)
+
     # 4. RSS under concurrency 256
     peak = [0.0]
     stop = threading.Event()

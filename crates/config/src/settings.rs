@@ -18,6 +18,9 @@ pub struct GatewaySettings {
     pub first_byte_timeout_ms: u64,
     /// Longest silence allowed between two chunks of an upstream body.
     pub idle_timeout_ms: u64,
+    /// Write a request-log row for every request (metadata; bodies are `request_bodies`).
+    /// Off only to measure what logging costs, or for a gateway that must keep nothing.
+    pub request_log: bool,
     /// Request-log rows kept in the database.
     pub request_log_retention: i64,
     /// Request-log rows older than this many days are deleted (0 = no age limit).
@@ -142,6 +145,7 @@ impl Default for GatewaySettings {
             connect_timeout_ms: 10_000,
             first_byte_timeout_ms: 300_000,
             idle_timeout_ms: 120_000,
+            request_log: true,
             request_log_retention: 100_000,
             request_log_max_age_days: 30,
             request_log_max_mb: 512,

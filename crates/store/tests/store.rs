@@ -200,6 +200,7 @@ async fn log_writer_flushes_on_drop_and_prunes() {
     for i in 0..2100 {
         writer.log(RequestLog {
             request_id: format!("r{i}"),
+            ts: omniroute_store::now_ms(),
             status: 200,
             ..Default::default()
         });

@@ -261,7 +261,9 @@ impl Exchange {
         if crate::live::watching_requests() {
             crate::live::publish_request(self.live_event("finish"));
         }
-        self.st.logs.log(std::mem::take(&mut self.row));
+        if self.st.snapshot.load().settings.request_log {
+            self.st.logs.log(std::mem::take(&mut self.row));
+        }
     }
 
     fn fail(&mut self, err: ApiError) -> Response {
