@@ -9,62 +9,6 @@ use mock_upstream::{MockRule, MockUpstream};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// `n` OpenAI-format nodes `n1..` on the mock, each with accounts `k{node}{a,b,...}`.
-fn config(mock: &str, nodes: &[(&str, &str, &[&str])], extra: &str) -> String {
-    let mut s = String::new();
-    for (id, format, keys) in nodes {
-        let base = if *format == "gemini" {
-            format!("{mock}/v1beta")
-        } else {
-            format!("{mock}/v1")
-        };
-        s += &format!(
-            "[[nodes]]\nid = \"{id}\"\nformat = \"{format}\"\nbase_url = \"{base}\"\nmodels = [\"mock-small\"]\n\n"
-        );
-        for (i, k) in keys.iter().enumerate() {
-            s += &format!(
-                "[[connections]]\nprovider = \"{id}\"\nname = \"{k}\"\napi_key = \"{k}\"\npriority = {i}\n\n"
-            );
-        }
-    }
-    s + extra
-}
-
-async fn start(dir: &std::path::Path, cfg: &str) -> Gateway {
-    let path = dir.join("omniroute.toml");
-    std::fs::write(&path, cfg).unwrap();
-    Launch::new(dir)
-        .arg("--config")
-        .arg(path.to_str().unwrap())
-        .start()
-        .await
-}
-
-fn calls(mock: &MockUpstream, key: &str) -> u64 {
-    mock.stats().by_key.get(key).copied().unwrap_or(0)
-}
-
-fn body(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": text}]})
-}
-
-async fn post(gw: &Gateway, b: &Value) -> (u16, reqwest::header::HeaderMap, String) {
-    let r = gw
-        .http
-        .post(gw.v1("/chat/completions"))
-        .json(b)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    (status, headers, r.text().await.unwrap())
-}
-
-fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_account_falls_over_and_comes_back_after_its_window() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,15 +34,7 @@ async fn rate_limited_account_falls_over_and_comes_back_after_its_window() {
     let (status, ..) = post(&gw, &body("n1/mock-small", "again")).await;
     assert_eq!(status, 200);
     assert_eq!((calls(&mock, "ka"), calls(&mock, "kb")), (1, 2));
-    let state: Value = gw
-        .http
-        .get(gw.api("/resilience"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = gw.api_json("/resilience").await;
     let cooling = state["cooldowns"].as_array().unwrap();
     assert_eq!(cooling.len(), 1, "{state}");
     assert_eq!(cooling[0]["connection_name"], "ka");
@@ -327,15 +263,7 @@ async fn everything_failing_gives_the_last_error_and_no_retry_storm() {
         "each request tries each account at most once: {first} upstream calls"
     );
     // 200 failures in flight together are one incident for each breaker: still closed
-    let state: Value = gw
-        .http
-        .get(gw.api("/resilience"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = gw.api_json("/resilience").await;
     for c in state["connections"].as_array().unwrap() {
         assert_eq!(c["breaker"]["state"], "closed", "{state}");
     }
@@ -379,15 +307,7 @@ async fn breaker_opens_is_listed_and_resets() {
     assert_eq!(status, 503, "circuit open: {text}");
     assert!(h.get("retry-after").is_some());
     assert_eq!(calls(&mock, "ka"), 2);
-    let state: Value = gw
-        .http
-        .get(gw.api("/resilience"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = gw.api_json("/resilience").await;
     let conn = state["connections"]
         .as_array()
         .unwrap()
@@ -435,15 +355,7 @@ async fn cooldowns_and_breakers_survive_a_restart() {
         "ka is still cooling down after the restart"
     );
     // force-unlock through the API
-    let state: Value = gw
-        .http
-        .get(gw.api("/resilience"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = gw.api_json("/resilience").await;
     let id = state["cooldowns"][0]["connection_id"]
         .as_str()
         .unwrap()
@@ -539,15 +451,7 @@ async fn deterministic_requests_are_cached() {
     post(&gw, &b).await;
     post(&gw, &b).await;
     assert_eq!(calls(&mock, "ka"), 4);
-    let stats: Value = gw
-        .http
-        .get(gw.api("/cache"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = gw.api_json("/cache").await;
     assert_eq!(stats["hits"], 1, "{stats}");
     gw.stop().await;
 }

@@ -189,26 +189,10 @@ async fn metrics_telemetry_cost_and_health() {
     assert!(text.contains("omniroute_circuit_state"));
     assert!(text.contains("omniroute_cost_usd_total"));
 
-    let t: Value = gw
-        .http
-        .get(gw.api("/telemetry?window=1m"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: Value = gw.api_json("/telemetry?window=1m").await;
     assert!(t.to_string().contains("mock"), "{t}");
 
-    let h: Value = gw
-        .http
-        .get(gw.api("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = gw.api_json("/health").await;
     assert!(
         h["memory"]["rss_bytes"].as_u64().unwrap() > 1_000_000,
         "{h}"
@@ -260,28 +244,14 @@ async fn request_log_records_attempts_and_feeds_analytics() {
     assert!(row["cost_usd"].as_f64().unwrap() > 0.0, "{row}");
     assert_eq!(row["attempts_detail"][0]["outcome"], "ok", "{row}");
 
-    let errors: Value = gw
-        .http
-        .get(gw.api("/logs?status_min=500&provider=mock"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let errors: Value = gw.api_json("/logs?status_min=500&provider=mock").await;
     let rows = errors["logs"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{errors}");
     assert_eq!(rows[0]["attempts_detail"][0]["status"], 503);
 
     let a: Value = gw
-        .http
-        .get(gw.api("/analytics?bucket=hour&group_by=provider"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .api_json("/analytics?bucket=hour&group_by=provider")
+        .await;
     let mock_row = a["rows"]
         .as_array()
         .unwrap()
@@ -290,15 +260,7 @@ async fn request_log_records_attempts_and_feeds_analytics() {
         .unwrap_or_else(|| panic!("{a}"));
     assert_eq!(mock_row["requests"], 2);
     assert_eq!(mock_row["errors"], 1);
-    let usage: Value = gw
-        .http
-        .get(gw.api("/usage"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = gw.api_json("/usage").await;
     assert!(usage["keys"].is_array(), "{usage}");
 
     // the log survives a restart
@@ -410,15 +372,7 @@ async fn configuration_changes_are_audited() {
     gw.http.get(gw.api("/settings")).send().await.unwrap();
     let mut entries = Vec::new();
     for _ in 0..50 {
-        let v: Value = gw
-            .http
-            .get(gw.api("/audit"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = gw.api_json("/audit").await;
         entries = v["entries"].as_array().unwrap().clone();
         if entries.len() >= 2 {
             break;

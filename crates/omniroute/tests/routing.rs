@@ -8,63 +8,6 @@ use common::*;
 use mock_upstream::{MockRule, MockUpstream};
 use serde_json::{json, Value};
 
-fn config(mock: &str, nodes: &[(&str, &str, &[&str])], extra: &str) -> String {
-    let mut s = String::new();
-    for (id, format, keys) in nodes {
-        let base = if *format == "gemini" {
-            format!("{mock}/v1beta")
-        } else {
-            format!("{mock}/v1")
-        };
-        s += &format!(
-            "[[nodes]]\nid = \"{id}\"\nformat = \"{format}\"\nbase_url = \"{base}\"\nmodels = [\"mock-small\"]\n\n"
-        );
-        for (i, k) in keys.iter().enumerate() {
-            s += &format!(
-                "[[connections]]\nprovider = \"{id}\"\nname = \"{k}\"\napi_key = \"{k}\"\npriority = {i}\n\n"
-            );
-        }
-    }
-    s + extra
-}
-
-async fn start(dir: &std::path::Path, cfg: &str) -> Gateway {
-    let path = dir.join("omniroute.toml");
-    std::fs::write(&path, cfg).unwrap();
-    Launch::new(dir)
-        .arg("--config")
-        .arg(path.to_str().unwrap())
-        .start()
-        .await
-}
-
-fn calls(mock: &MockUpstream, key: &str) -> u64 {
-    mock.stats().by_key.get(key).copied().unwrap_or(0)
-}
-
-fn body(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": text}]})
-}
-
-async fn post_h(
-    gw: &Gateway,
-    b: &Value,
-    headers: &[(&str, &str)],
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut r = gw.http.post(gw.v1("/chat/completions")).json(b);
-    for (k, v) in headers {
-        r = r.header(*k, *v);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let h = r.headers().clone();
-    (status, h, r.text().await.unwrap())
-}
-
-fn h<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
 async fn put_settings(gw: &Gateway, v: Value) {
     let r = gw
         .http
@@ -100,7 +43,7 @@ async fn wildcard_aliases_provider_routes_and_the_fallback_chain() {
 
     let (s, hd, t) = post_h(&gw, &body("claude-sonnet-4-5", "alias"), &[]).await;
     assert_eq!(s, 200, "{t}");
-    assert_eq!(h(&hd, "x-omniroute-provider"), "n2");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n2");
     let v: Value = serde_json::from_str(&t).unwrap();
     assert_eq!(
         v["model"], "claude-sonnet-4-5",
@@ -110,8 +53,8 @@ async fn wildcard_aliases_provider_routes_and_the_fallback_chain() {
     // `provider/*`: the requested name goes unchanged to that provider
     let (s, hd, _) = post_h(&gw, &body("gpt-4o", "wild"), &[]).await;
     assert_eq!(s, 200);
-    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
-    assert_eq!(h(&hd, "x-omniroute-model"), "gpt-4o");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n1");
+    assert_eq!(header(&hd, "x-omniroute-model"), "gpt-4o");
     assert_eq!(
         mock.last_request().unwrap().json().unwrap()["model"],
         "gpt-4o"
@@ -120,7 +63,7 @@ async fn wildcard_aliases_provider_routes_and_the_fallback_chain() {
     // an unknown name goes to the global fallback chain
     let (s, hd, t) = post_h(&gw, &body("nothing-like-this", "fb"), &[]).await;
     assert_eq!(s, 200, "{t}");
-    assert_eq!(h(&hd, "x-omniroute-provider"), "n2");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n2");
 
     // invalid settings are refused with the field named
     let r = gw
@@ -166,7 +109,7 @@ async fn round_robin_rotates_accounts_and_sessions_stay_put() {
         )
         .await;
         assert_eq!(s, 200);
-        seen.insert(h(&hd, "x-omniroute-connection").to_string());
+        seen.insert(header(&hd, "x-omniroute-connection").to_string());
     }
     assert_eq!(seen.len(), 1, "one account for the whole session: {seen:?}");
     gw.stop().await;
@@ -191,7 +134,7 @@ async fn combo_strategies_and_cycles() {
     // nested combos are followed
     let (s, hd, t) = post_h(&gw, &body("outer", "nested"), &[]).await;
     assert_eq!(s, 200, "{t}");
-    assert!(["n1", "n2"].contains(&h(&hd, "x-omniroute-provider")));
+    assert!(["n1", "n2"].contains(&header(&hd, "x-omniroute-provider")));
 
     // a cycle is refused at save time
     let r = gw
@@ -266,13 +209,13 @@ async fn semantic_cache_answers_similar_prompts() {
     };
     let (s, hd, first) = post_h(&gw, &ask("What is the capital of France?"), &[]).await;
     assert_eq!(s, 200);
-    assert_eq!(h(&hd, "x-omniroute-cache"), "MISS");
+    assert_eq!(header(&hd, "x-omniroute-cache"), "MISS");
     let (s, hd, again) = post_h(&gw, &ask("what is the capital of france"), &[]).await;
     assert_eq!(s, 200);
-    assert_eq!(h(&hd, "x-omniroute-cache"), "SEMANTIC-HIT");
+    assert_eq!(header(&hd, "x-omniroute-cache"), "SEMANTIC-HIT");
     assert_eq!(first, again);
     let (_, hd, _) = post_h(&gw, &ask("Write a haiku about autumn leaves"), &[]).await;
-    assert_eq!(h(&hd, "x-omniroute-cache"), "MISS");
+    assert_eq!(header(&hd, "x-omniroute-cache"), "MISS");
     let chat_calls = mock
         .stats()
         .by_model
@@ -280,15 +223,7 @@ async fn semantic_cache_answers_similar_prompts() {
         .copied()
         .unwrap_or(0);
     assert_eq!(chat_calls, 2, "the similar prompt made no chat call");
-    let stats: Value = gw
-        .http
-        .get(gw.api("/cache"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = gw.api_json("/cache").await;
     assert_eq!(stats["semantic_hits"], 1, "{stats}");
     gw.stop().await;
 }
@@ -349,7 +284,7 @@ async fn cost_optimized_combo_follows_the_pricing_table() {
     let gw = start(dir.path(), &cfg).await;
     // unpriced: the given order
     let (_, hd, _) = post_h(&gw, &body("thrifty", "a"), &[]).await;
-    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n1");
     for (model, input, output) in [("n1/mock-small", 3.0, 15.0), ("n2/mock-small", 0.25, 2.0)] {
         let r = gw
             .http
@@ -362,19 +297,11 @@ async fn cost_optimized_combo_follows_the_pricing_table() {
     }
     let (_, hd, _) = post_h(&gw, &body("thrifty", "b"), &[]).await;
     assert_eq!(
-        h(&hd, "x-omniroute-provider"),
+        header(&hd, "x-omniroute-provider"),
         "n2",
         "the cheaper step first"
     );
-    let list: Value = gw
-        .http
-        .get(gw.api("/pricing"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = gw.api_json("/pricing").await;
     assert_eq!(list["pricing"].as_array().unwrap().len(), 2, "{list}");
     // invalid prices are refused; deleting restores the given order
     let r = gw
@@ -395,7 +322,7 @@ async fn cost_optimized_combo_follows_the_pricing_table() {
         assert!(r.status().is_success());
     }
     let (_, hd, _) = post_h(&gw, &body("thrifty", "c"), &[]).await;
-    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n1");
     gw.stop().await;
 }
 
@@ -439,7 +366,7 @@ async fn budgets_block_keys_and_skip_combo_steps() {
         &[("authorization", &auth)],
     )
     .await;
-    assert_eq!(h(&hd, "x-omniroute-provider"), "n1");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n1");
     let (_, hd, _) = post_h(
         &gw,
         &body("tiered", "four five six"),
@@ -447,7 +374,7 @@ async fn budgets_block_keys_and_skip_combo_steps() {
     )
     .await;
     assert_eq!(
-        h(&hd, "x-omniroute-provider"),
+        header(&hd, "x-omniroute-provider"),
         "n2",
         "n1's step budget is spent"
     );
@@ -455,29 +382,13 @@ async fn budgets_block_keys_and_skip_combo_steps() {
     // key budget: the next request is refused in the client's own format (the budget is seeded
     // from the request log, written in batches: wait for the two rows)
     for _ in 0..100 {
-        let logs: Value = gw
-            .http
-            .get(gw.api("/logs"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let logs: Value = gw.api_json("/logs").await;
         if logs["logs"].as_array().unwrap().len() >= 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let keys: Value = gw
-        .http
-        .get(gw.api("/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys: Value = gw.api_json("/keys").await;
     let key_id = keys["keys"][0]["id"].as_str().unwrap().to_string();
     let r = gw
         .http
@@ -516,15 +427,7 @@ async fn budgets_block_keys_and_skip_combo_steps() {
     assert_eq!(v["type"], "error", "Anthropic error shape: {v}");
     assert_eq!(v["error"]["type"], "rate_limit_error");
 
-    let list: Value = gw
-        .http
-        .get(gw.api("/usage/budget"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = gw.api_json("/usage/budget").await;
     assert_eq!(list["budgets"].as_array().unwrap().len(), 2, "{list}");
     // removing the key budget lets the key through again
     let id = list["budgets"]

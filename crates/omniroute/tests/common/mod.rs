@@ -138,6 +138,18 @@ impl Gateway {
             .unwrap();
         status.code()
     }
+    /// `GET /api{path}` as JSON.
+    pub async fn api_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(self.api(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
         self.http
             .post(self.v1("/chat/completions"))
@@ -199,4 +211,75 @@ pub fn stream_text(body: &str) -> String {
                 .map(str::to_string)
         })
         .collect()
+}
+
+/// A config with custom nodes on the mock, each `(id, format, account keys)`: one connection per
+/// key, named and keyed after it, in priority order; `extra` is appended as is.
+pub fn config(mock: &str, nodes: &[(&str, &str, &[&str])], extra: &str) -> String {
+    let mut s = String::new();
+    for (id, format, keys) in nodes {
+        let base = if *format == "gemini" {
+            format!("{mock}/v1beta")
+        } else {
+            format!("{mock}/v1")
+        };
+        s += &format!(
+            "[[nodes]]\nid = \"{id}\"\nformat = \"{format}\"\nbase_url = \"{base}\"\nmodels = [\"mock-small\"]\n\n"
+        );
+        for (i, k) in keys.iter().enumerate() {
+            s += &format!(
+                "[[connections]]\nprovider = \"{id}\"\nname = \"{k}\"\napi_key = \"{k}\"\npriority = {i}\n\n"
+            );
+        }
+    }
+    s + extra
+}
+
+/// Start the gateway with `cfg` written as `DIR/omniroute.toml`.
+pub async fn start(dir: &Path, cfg: &str) -> Gateway {
+    let path = dir.join("omniroute.toml");
+    std::fs::write(&path, cfg).unwrap();
+    Launch::new(dir)
+        .arg("--config")
+        .arg(path.to_str().unwrap())
+        .start()
+        .await
+}
+
+/// Upstream calls the mock counted for an account key.
+pub fn calls(mock: &mock_upstream::MockUpstream, key: &str) -> u64 {
+    mock.stats().by_key.get(key).copied().unwrap_or(0)
+}
+
+/// A one-message OpenAI chat body.
+pub fn body(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+/// POST a chat completion with extra headers: status, headers, body text.
+pub async fn post_h(
+    gw: &Gateway,
+    b: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut r = gw.http.post(gw.v1("/chat/completions")).json(b);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let h = r.headers().clone();
+    (status, h, r.text().await.unwrap())
+}
+
+pub async fn post(
+    gw: &Gateway,
+    b: &serde_json::Value,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    post_h(gw, b, &[]).await
+}
+
+/// A response header as text ("" when absent).
+pub fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }

@@ -43,7 +43,7 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 const MAX_ERROR_BODY: usize = 256 * 1024;
 
 /// A JSON object parsed only at its top level, key order kept, values left as raw JSON.
-type RawObject = indexmap::IndexMap<String, Box<serde_json::value::RawValue>>;
+use crate::controls::RawObject;
 
 /// What the proxy needs from a pass-through non-stream response; the rest is skipped.
 #[derive(serde::Deserialize)]
@@ -767,8 +767,7 @@ async fn handle(
         });
     ex.announce();
 
-    let controls_on = crate::controls::active(&snap.settings);
-    if controls_on {
+    if crate::controls::active(&snap.settings) {
         crate::controls::apply_raw(&mut req, call.format, &snap.settings);
     }
     // a key over its budget is refused until the period resets

@@ -297,13 +297,9 @@ pub(super) async fn run(mut ex: Exchange, r: &Run<'_>, plan: &Plan) -> Response 
         let mut busy: Vec<usize> = Vec::new();
         let mut tried = 0usize;
         // first pass without waiting for rate-limit slots; then wait for the busy ones
+        let mut list = order;
         for pass in 0..2 {
-            let list: Vec<usize> = if pass == 0 {
-                order.clone()
-            } else {
-                std::mem::take(&mut busy)
-            };
-            for ci in list {
+            for ci in std::mem::take(&mut list) {
                 if tried >= per_step {
                     continue 'steps;
                 }
@@ -339,9 +335,10 @@ pub(super) async fn run(mut ex: Exchange, r: &Run<'_>, plan: &Plan) -> Response 
                     Flow::Skipped(e) => ex = e,
                 }
             }
-            if busy.is_empty() {
+            if busy.is_empty() || pass == 1 {
                 break;
             }
+            list = std::mem::take(&mut busy);
         }
         if !busy.is_empty() {
             st.local_limited = true;
