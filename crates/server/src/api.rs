@@ -879,6 +879,12 @@ async fn health(State(st): St) -> ApiResult {
         "in_flight": rate_limited,
         "cache": snap.cache.stats(),
         "log_rows_dropped": st.logs.dropped(),
+        "request_log": {
+            "rows": st.store.log_rows().await?,
+            "bytes_estimate": st.store.log_bytes().await?,
+            "dropped": st.logs.dropped(),
+            "retention": st.logs.retention(),
+        },
         "live_listeners": {
             "requests": crate::live::watching_requests(),
             "console": crate::live::watching_console(),

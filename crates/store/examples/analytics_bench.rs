@@ -6,7 +6,7 @@
 //!
 //! Environment: `ROWS` (default 1 000 000), `BODY_PCT` (rows with bodies, default 1),
 //! `BENCH_DB` (a directory to keep the database in; when it already holds one, the insert is
-//! skipped and the queries run on it), `PLAN=1` (print the query plans), `INSERT_ONLY=1`; for
+//! skipped and the queries run on it), `PLAN=1` (print the query plans), `INSERT_ONLY=1`, `WRITE_COST_ONLY=1`; for
 //! tuning experiments, `SQL_PRE` (SQL run first, e.g. an index to try) and `SQL_TIME` (statements
 //! separated by `;;` to time instead of the benchmark, `$NOW`/`$BASE` = newest row / 30 days
 //! before).
@@ -258,6 +258,9 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let plan = std::env::var("PLAN").is_ok_and(|v| v == "1");
+    if std::env::var("WRITE_COST_ONLY").is_ok_and(|v| v == "1") {
+        return write_cost().await;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf = std::env::var("BENCH_DB")
         .map(PathBuf::from)
@@ -287,9 +290,8 @@ async fn main() {
             batch.push(row(&mut rng, i, ts, &keys, body_pct));
             if batch.len() == 2048 || i + 1 == rows {
                 let t = Instant::now();
-                bytes += store.insert_logs(&batch).await.unwrap();
+                bytes += store.insert_logs(std::mem::take(&mut batch)).await.unwrap();
                 took += t.elapsed();
-                batch.clear();
             }
         }
         println!(
@@ -596,42 +598,68 @@ async fn main() {
         store.log_bytes().await.unwrap() as f64 / 1e6
     );
     store.close().await;
+    write_cost().await;
+}
 
+/// The writer's cost per row at steady load (alone: `WRITE_COST_ONLY=1`).
+async fn write_cost() {
     // the writer's cost per row at steady load: batches of what 50 ms of traffic brings, with
-    // timestamps as dense as that traffic (so the hourly aggregates see realistic batches), on a
-    // database already holding a day of such traffic
-    println!("insert_logs cost per row (batch = 50 ms of traffic, 100k rows after 50k):");
+    // timestamps as dense as that traffic (so the hourly aggregates see realistic batches), and
+    // a row-count retention of 50k applied after every second of traffic, as the writer does; on
+    // a log already full
+    println!("writer cost per row (batch = 50 ms of traffic, retention 50k rows pruned every second; 150k rows after 100k):");
     for rps in [200_u64, 2_000, 20_000] {
         let d = tempfile::tempdir().unwrap();
         let cipher = Cipher::load_or_create(None, &d.path().join("secret.key")).unwrap();
-        let s = Store::open(&d.path().join("omniroute.db"), cipher)
-            .await
-            .unwrap();
+        let path = d.path().join("omniroute.db");
+        let s = Store::open(&path, cipher).await.unwrap();
+        if let Ok(pre) = std::env::var("WRITE_SQL_PRE") {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::raw_sql(&pre).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
         let mut keys = Vec::new();
         for k in 0..20 {
             keys.push(s.create_key(&format!("key{k}")).await.unwrap().0.id);
         }
+        let retention = Retention {
+            max_rows: Some(50_000),
+            max_age_ms: None,
+            max_bytes: None,
+            stats_max_age_ms: None,
+        };
         let mut rng = Rng(0x0123_4567_89AB_CDEF);
         let batch_rows = (rps / 20).max(1) as usize;
         let start = now_ms() - DAY;
-        let mut took = Duration::ZERO;
-        let total = 150_000_u64;
+        let (mut insert, mut prune) = (Duration::ZERO, Duration::ZERO);
+        let total = 250_000_u64;
         let mut batch = Vec::with_capacity(batch_rows);
         for i in 0..total {
             let ts = start + (i * 1000 / rps) as i64;
             batch.push(row(&mut rng, i, ts, &keys, 0));
             if batch.len() == batch_rows {
                 let t = Instant::now();
-                s.insert_logs(&batch).await.unwrap();
-                if i >= 50_000 {
-                    took += t.elapsed();
+                s.insert_logs(std::mem::take(&mut batch)).await.unwrap();
+                let t2 = Instant::now();
+                if (i + 1) % rps == 0 {
+                    s.prune_logs(&retention).await.unwrap();
                 }
-                batch.clear();
+                if i >= 100_000 {
+                    insert += t2 - t;
+                    prune += t2.elapsed();
+                }
             }
         }
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / 150_000.0;
         println!(
-            "  {rps:>6} req/s ({batch_rows:>4} rows per batch): {:.1} µs/row",
-            took.as_secs_f64() * 1e6 / 100_000.0
+            "  {rps:>6} req/s ({batch_rows:>4} rows per batch): {:.1} µs/row (insert {:.1}, prune {:.1})",
+            per(insert + prune),
+            per(insert),
+            per(prune)
         );
         s.close().await;
     }

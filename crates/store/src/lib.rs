@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod crypto;
+mod logdb;
 pub mod logs;
 mod migrations;
 pub mod records;
@@ -13,9 +14,10 @@ mod store;
 
 pub use analytics::{AnalyticsQuery, AnalyticsRow, Bucket, GroupBy, KeyUsage};
 pub use crypto::{hash_api_key, Cipher, Secret};
+pub use logdb::LOG_ROW_OVERHEAD;
 pub use logs::{AttemptLog, LogWriter, RequestLog, Retention, USER_AGENT_MAX_CHARS};
 pub use records::*;
-pub use requests::{LogQuery, LOG_ROW_OVERHEAD};
+pub use requests::LogQuery;
 pub use store::{masked, Store};
 
 /// A storage failure.

@@ -1,37 +1,12 @@
 //! Request-log queries: batch insert, lookup, the dashboard's filtered listing with a cursor,
 //! and retention (rows, age, estimated bytes) with a running size estimate.
 
-use crate::analytics::{stats_of, write_stats};
+use crate::logdb::LOG_ROW_OVERHEAD;
 use crate::logs::{AttemptLog, RequestLog, Retention, USER_AGENT_MAX_CHARS};
-use crate::{now_ms, Result, Store};
+use crate::{Result, Store, StoreError};
 use serde::Deserialize;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
-
-/// Fixed part of a row's estimated size: the integer columns, the record header, the b-tree cell
-/// and the entries of the log's indexes (measured with `examples/analytics_bench.rs`: the
-/// database file over the rows' text bytes, bodies off).
-pub const LOG_ROW_OVERHEAD: i64 = 140;
-
-/// Rows deleted per statement while pruning (each statement is its own short transaction, so
-/// the database is never locked for long).
-const DELETE_CHUNK: u64 = 5000;
-/// Recount the log's size from the table every this many byte-limited prunes (the running
-/// estimate may drift when rows change outside the writer).
-const RECOUNT_EVERY: u32 = 256;
-/// When over `max_bytes`, prune down to `max_bytes - max_bytes / SLACK_DIVISOR` so the next
-/// batches do not prune again at once.
-const SLACK_DIVISOR: i64 = 16;
-
-/// Running estimate of the request log's stored size, shared by every clone of a `Store`.
-#[derive(Debug, Default)]
-pub(crate) struct LogBytes {
-    bytes: AtomicI64,
-    known: AtomicBool,
-    prunes: AtomicU32,
-}
 
 /// Filters of the request-log listing; every field is optional. Rows come newest first; pass
 /// the last row's `id` as `before_id` for the next page.
@@ -66,11 +41,11 @@ const LIST_COLUMNS: &str = "id, request_id, ts, method, path, client_format, mod
      user_agent, combo, attempts_detail";
 
 /// A row ready to be bound: the serialized attempts, the capped user agent, the size estimate.
-struct Prepared<'a> {
-    r: &'a RequestLog,
-    attempts: Option<String>,
-    user_agent: Option<&'a str>,
-    size: i64,
+pub(crate) struct Prepared<'a> {
+    pub(crate) r: &'a RequestLog,
+    pub(crate) attempts: Option<String>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) size: i64,
 }
 
 fn cap_chars(s: &str, max: usize) -> &str {
@@ -80,12 +55,41 @@ fn cap_chars(s: &str, max: usize) -> &str {
     }
 }
 
+/// The stored form of the attempts: `NULL` for none; `=<latency_ms>` for the common case of one
+/// successful attempt that says nothing the row does not (its provider, connection, model and
+/// status), a third of a typical row saved; otherwise the JSON array.
+fn attempts_text(r: &RequestLog) -> Option<String> {
+    match r.attempts_detail.as_slice() {
+        [] => None,
+        [a] if a.outcome == "ok"
+            && r.provider.as_deref() == Some(a.provider.as_str())
+            && r.connection_id == a.connection
+            && r.upstream_model.as_deref() == Some(a.model.as_str())
+            && a.status == Some(r.status) =>
+        {
+            Some(format!("={}", a.latency_ms))
+        }
+        all => serde_json::to_string(all).ok(),
+    }
+}
+
+/// The attempts of a row from their stored form (see [`attempts_text`]).
+fn attempts_of(stored: &str, row: &RequestLog) -> Vec<AttemptLog> {
+    match stored.strip_prefix('=') {
+        Some(latency) => vec![AttemptLog {
+            provider: row.provider.clone().unwrap_or_default(),
+            connection: row.connection_id.clone(),
+            model: row.upstream_model.clone().unwrap_or_default(),
+            outcome: "ok".into(),
+            status: Some(row.status),
+            latency_ms: latency.parse().unwrap_or(0),
+        }],
+        None => serde_json::from_str(stored).unwrap_or_default(),
+    }
+}
+
 fn prepare(r: &RequestLog) -> Prepared<'_> {
-    let attempts = if r.attempts_detail.is_empty() {
-        None
-    } else {
-        serde_json::to_string(&r.attempts_detail).ok()
-    };
+    let attempts = attempts_text(r);
     let user_agent = r
         .user_agent
         .as_deref()
@@ -117,16 +121,12 @@ fn prepare(r: &RequestLog) -> Prepared<'_> {
 }
 
 fn log_from_row(r: &SqliteRow, bodies: bool) -> Result<RequestLog> {
-    let attempts_detail = r
-        .try_get::<Option<String>, _>("attempts_detail")?
-        .and_then(|s| serde_json::from_str::<Vec<AttemptLog>>(&s).ok())
-        .unwrap_or_default();
     let (request_body, response_body) = if bodies {
         (r.try_get("request_body")?, r.try_get("response_body")?)
     } else {
         (None, None)
     };
-    Ok(RequestLog {
+    let mut row = RequestLog {
         id: r.try_get("id")?,
         request_id: r.try_get("request_id")?,
         ts: r.try_get("ts")?,
@@ -153,10 +153,14 @@ fn log_from_row(r: &SqliteRow, bodies: bool) -> Result<RequestLog> {
         api_key_id: r.try_get("api_key_id")?,
         error: r.try_get("error")?,
         attempts: r.try_get("attempts")?,
-        attempts_detail,
+        attempts_detail: Vec::new(),
         request_body,
         response_body,
-    })
+    };
+    if let Some(stored) = r.try_get::<Option<&str>, _>("attempts_detail")? {
+        row.attempts_detail = attempts_of(stored, &row);
+    }
+    Ok(row)
 }
 
 /// `%text%` for LIKE with `\` as the escape character.
@@ -177,84 +181,17 @@ impl Store {
     /// Write a batch of request-log rows in one transaction (multi-row INSERTs of 64 rows), add
     /// them to the hourly aggregates (`request_stats`) and add the per-key request counts. Returns the rows' estimated size in bytes (added
     /// to the running estimate of [`Store::log_bytes`]).
-    pub async fn insert_logs(&self, rows: &[RequestLog]) -> Result<i64> {
+    pub async fn insert_logs(&self, rows: impl Into<Vec<RequestLog>>) -> Result<i64> {
+        let rows: Vec<RequestLog> = rows.into();
         if rows.is_empty() {
             return Ok(0);
         }
-        let prepared: Vec<Prepared<'_>> = rows.iter().map(prepare).collect();
-        // Full chunks of 64 rows share one cached statement; the rest go row by row through a
-        // second cached statement. Two prepared statements in all: no re-parsing per batch and
-        // no cache growth (a statement per batch size grew RSS by 13 MB over 1M requests).
-        const CHUNK: usize = 64;
-        let mut tx = self.pool.begin().await?;
-        let full = prepared.len() / CHUNK * CHUNK;
-        for chunk in prepared[..full]
-            .chunks(CHUNK)
-            .chain(prepared[full..].chunks(1))
-        {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, provider, connection_id, \
-                 upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, api_key_id, error, attempts, \
-                 cached_tokens, reasoning_tokens, cost_usd, cache_hit, client_ip, user_agent, combo, attempts_detail, \
-                 size_bytes, request_body, response_body) ",
-            );
-            qb.push_values(chunk, |mut b, p| {
-                let r = p.r;
-                b.push_bind(&r.request_id)
-                    .push_bind(r.ts)
-                    .push_bind(&r.method)
-                    .push_bind(&r.path)
-                    .push_bind(&r.client_format)
-                    .push_bind(&r.model)
-                    .push_bind(&r.provider)
-                    .push_bind(&r.connection_id)
-                    .push_bind(&r.upstream_model)
-                    .push_bind(r.stream)
-                    .push_bind(r.status as i64)
-                    .push_bind(r.latency_ms)
-                    .push_bind(r.ttfb_ms)
-                    .push_bind(r.input_tokens)
-                    .push_bind(r.output_tokens)
-                    .push_bind(&r.api_key_id)
-                    .push_bind(&r.error)
-                    .push_bind(r.attempts)
-                    .push_bind(r.cached_tokens)
-                    .push_bind(r.reasoning_tokens)
-                    .push_bind(r.cost_usd)
-                    .push_bind(&r.cache_hit)
-                    .push_bind(&r.client_ip)
-                    .push_bind(p.user_agent)
-                    .push_bind(&r.combo)
-                    .push_bind(&p.attempts)
-                    .push_bind(p.size)
-                    .push_bind(&r.request_body)
-                    .push_bind(&r.response_body);
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
-        write_stats(&mut tx, &stats_of(rows)).await?;
-        let mut per_key: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-        for r in rows {
-            if let Some(k) = &r.api_key_id {
-                let e = per_key.entry(k.as_str()).or_insert((0, 0));
-                e.0 += 1;
-                e.1 = e.1.max(r.ts);
-            }
-        }
-        for (key, (count, last)) in per_key {
-            sqlx::query(
-                "UPDATE api_keys SET request_count = request_count + $2, last_used_at = $3 WHERE id = $1",
-            )
-            .bind(key)
-            .bind(count)
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        let bytes: i64 = prepared.iter().map(|p| p.size).sum();
-        self.log_bytes.bytes.fetch_add(bytes, Ordering::Relaxed);
-        Ok(bytes)
+        let db = self.log_db.clone();
+        blocking(move || {
+            let prepared: Vec<Prepared<'_>> = rows.iter().map(prepare).collect();
+            db.insert(&rows, &prepared)
+        })
+        .await
     }
 
     /// The newest row with this request id, bodies included.
@@ -357,23 +294,18 @@ impl Store {
             .collect()
     }
 
+    /// Rows in the request log.
+    pub async fn log_rows(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM request_logs")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// Estimated stored size of the request log in bytes: the running estimate, counted from
     /// the table the first time (and every few byte-limited prunes).
     pub async fn log_bytes(&self) -> Result<i64> {
-        if self.log_bytes.known.load(Ordering::Relaxed) {
-            return Ok(self.log_bytes.bytes.load(Ordering::Relaxed));
-        }
-        self.recount_log_bytes().await
-    }
-
-    async fn recount_log_bytes(&self) -> Result<i64> {
-        let total: i64 =
-            sqlx::query_scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM request_logs")
-                .fetch_one(&self.pool)
-                .await?;
-        self.log_bytes.bytes.store(total, Ordering::Relaxed);
-        self.log_bytes.known.store(true, Ordering::Relaxed);
-        Ok(total)
+        let db = self.log_db.clone();
+        blocking(move || db.bytes()).await
     }
 
     /// Apply a retention: delete rows older than `max_age_ms`, then the oldest rows beyond
@@ -394,134 +326,15 @@ impl Store {
         retention: &Retention,
         max_delete: u64,
     ) -> Result<(u64, bool)> {
-        if let Some(age) = retention.stats_max_age_ms {
-            sqlx::query("DELETE FROM request_stats WHERE hour_ms < $1")
-                .bind(now_ms().saturating_sub(age.max(0)))
-                .execute(&self.pool)
-                .await?;
-        }
-        let mut budget = max_delete;
-        let mut deleted = 0;
-        if let Some(age) = retention.max_age_ms {
-            let cutoff = now_ms().saturating_sub(age.max(0));
-            let (n, done) = self
-                .delete_all(
-                    "SELECT id FROM request_logs WHERE ts < $1 ORDER BY ts LIMIT $2",
-                    cutoff,
-                    &mut budget,
-                )
-                .await?;
-            deleted += n;
-            if !done {
-                return Ok((deleted, false));
-            }
-        }
-        if let Some(max_rows) = retention.max_rows {
-            // ids only grow and rows leave oldest first, so the newest `max_rows` ids are the
-            // newest `max_rows` rows (gaps only make it keep fewer)
-            let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM request_logs")
-                .fetch_one(&self.pool)
-                .await?;
-            if let Some(max_id) = max_id {
-                let (n, done) = self
-                    .delete_all(
-                        "SELECT id FROM request_logs WHERE id <= $1 ORDER BY id LIMIT $2",
-                        max_id - max_rows.max(0),
-                        &mut budget,
-                    )
-                    .await?;
-                deleted += n;
-                if !done {
-                    return Ok((deleted, false));
-                }
-            }
-        }
-        if let Some(max_bytes) = retention.max_bytes {
-            let due = self
-                .log_bytes
-                .prunes
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(RECOUNT_EVERY);
-            let total = if due || !self.log_bytes.known.load(Ordering::Relaxed) {
-                self.recount_log_bytes().await?
-            } else {
-                self.log_bytes.bytes.load(Ordering::Relaxed)
-            };
-            let max_bytes = max_bytes.max(0);
-            if total > max_bytes {
-                // the oldest rows whose sizes add up to the excess (reading `size_bytes` only)
-                let mut excess = total - (max_bytes - max_bytes / SLACK_DIVISOR);
-                let mut after = 0_i64;
-                let mut cutoff = None;
-                'scan: loop {
-                    let page = sqlx::query(
-                        "SELECT id, size_bytes FROM request_logs WHERE id > $1 ORDER BY id LIMIT 4096",
-                    )
-                    .bind(after)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    if page.is_empty() {
-                        break;
-                    }
-                    for r in &page {
-                        let id: i64 = r.try_get(0)?;
-                        excess -= r.try_get::<i64, _>(1)?;
-                        cutoff = Some(id);
-                        after = id;
-                        if excess <= 0 {
-                            break 'scan;
-                        }
-                    }
-                }
-                if let Some(cutoff) = cutoff {
-                    let (n, done) = self
-                        .delete_all(
-                            "SELECT id FROM request_logs WHERE id <= $1 ORDER BY id LIMIT $2",
-                            cutoff,
-                            &mut budget,
-                        )
-                        .await?;
-                    deleted += n;
-                    if !done {
-                        return Ok((deleted, false));
-                    }
-                }
-            }
-        }
-        Ok((deleted, true))
+        let db = self.log_db.clone();
+        let retention = *retention;
+        blocking(move || db.prune(&retention, max_delete)).await
     }
+}
 
-    /// Delete the rows chosen by `select_ids` (binding `$1 = arg`, `$2 = a chunk size`), a
-    /// chunk per statement, within `budget` rows. Returns the rows deleted and whether all are
-    /// gone.
-    async fn delete_all(
-        &self,
-        select_ids: &str,
-        arg: i64,
-        budget: &mut u64,
-    ) -> Result<(u64, bool)> {
-        let sql =
-            format!("DELETE FROM request_logs WHERE id IN ({select_ids}) RETURNING size_bytes");
-        let mut deleted = 0;
-        loop {
-            if *budget == 0 {
-                return Ok((deleted, false));
-            }
-            let limit = (*budget).min(DELETE_CHUNK);
-            let sizes: Vec<i64> = sqlx::query_scalar(&sql)
-                .bind(arg)
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await?;
-            let n = sizes.len() as u64;
-            self.log_bytes
-                .bytes
-                .fetch_sub(sizes.iter().sum::<i64>(), Ordering::Relaxed);
-            deleted += n;
-            *budget -= n;
-            if n < limit {
-                return Ok((deleted, true));
-            }
-        }
-    }
+/// Run blocking SQLite work off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Invalid(format!("request log task: {e}")))?
 }

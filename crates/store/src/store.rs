@@ -1,9 +1,9 @@
 //! The `Store` handle: connection pool, migrations and the typed queries of every table.
 
 use crate::crypto::{hash_api_key, mask, Cipher, Secret};
+use crate::logdb::LogDb;
 use crate::migrations::MIGRATIONS;
 use crate::records::*;
-use crate::requests::LogBytes;
 use crate::{new_id, now_ms, Result, StoreError};
 use rand::RngCore;
 use serde_json::Value;
@@ -22,8 +22,8 @@ use std::time::Duration;
 pub struct Store {
     pub(crate) pool: SqlitePool,
     cipher: Cipher,
-    /// Running estimate of the request log's size (see `Store::log_bytes`).
-    pub(crate) log_bytes: Arc<LogBytes>,
+    /// The request log's own write connection and size estimate.
+    pub(crate) log_db: Arc<LogDb>,
 }
 
 fn json_text(v: &Value) -> String {
@@ -62,42 +62,16 @@ impl Store {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        let store = Store {
+        migrate(&pool).await?;
+        let log_path = path.to_path_buf();
+        let log_db = tokio::task::spawn_blocking(move || LogDb::open(&log_path))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("opening the request log: {e}")))??;
+        Ok(Store {
             pool,
             cipher,
-            log_bytes: Arc::default(),
-        };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<Result<_, _>>()?;
-        for (version, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            tracing::info!(version, "applied database migration");
-        }
-        Ok(())
+            log_db: Arc::new(log_db),
+        })
     }
 
     /// Readiness probe.
@@ -885,4 +859,33 @@ impl Store {
 /// Mask helper re-exported for API responses.
 pub fn masked(secret: &Option<Secret>) -> Option<String> {
     secret.as_ref().map(|s| mask(s.expose()))
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
 }

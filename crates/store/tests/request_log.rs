@@ -165,7 +165,7 @@ async fn query_filters_and_cursor_paging() {
             )
         })
         .collect();
-    store.insert_logs(&rows).await.unwrap();
+    store.insert_logs(&rows[..]).await.unwrap();
     let ids = |v: &[RequestLog]| v.iter().map(|r| r.request_id.clone()).collect::<Vec<_>>();
     let q = |q: LogQuery| {
         let store = store.clone();
@@ -741,7 +741,7 @@ async fn retention_by_rows_age_and_bytes() {
             ..row(&format!("b{i:02}"), now, 200)
         })
         .collect();
-    store.insert_logs(&rows).await.unwrap();
+    store.insert_logs(&rows[..]).await.unwrap();
     let total = store.log_bytes().await.unwrap();
     assert!(total > 20 * 20_000, "{total}");
     let max = total / 2;
@@ -780,7 +780,7 @@ async fn retention_by_rows_age_and_bytes() {
 
     // a bounded prune spreads a large cut over calls
     let rows: Vec<RequestLog> = (0..30).map(|i| row(&format!("s{i}"), now, 200)).collect();
-    store.insert_logs(&rows).await.unwrap();
+    store.insert_logs(&rows[..]).await.unwrap();
     let all = Retention {
         max_rows: Some(0),
         ..none
@@ -854,4 +854,74 @@ async fn writer_applies_a_retention_changed_at_run_time() {
     assert!(est <= 100_000, "{est}");
     let left = store.recent_logs(100).await.unwrap();
     assert_eq!(left[0].request_id, "big59", "the newest rows are kept");
+}
+
+#[tokio::test]
+async fn writer_keeps_the_log_bounded_under_sustained_load() {
+    // 10k rows a second for 3 s against a 1000-row limit: pruning keeps pace with the inflow
+    // (at most about a second of traffic over the limit), and the final prune meets the limit
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (writer, handle) = LogWriter::spawn(store.clone(), 16_384, 1_000);
+    let now = now_ms();
+    let mut peak = 0;
+    for b in 0..30 {
+        for i in 0..1000 {
+            writer.log(row(&format!("r{b}-{i}"), now, 200));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(store.log_rows().await.unwrap());
+    }
+    let during = store.log_rows().await.unwrap();
+    assert_eq!(writer.dropped(), 0);
+    assert!(
+        peak <= 16_000,
+        "the log grew to {peak} rows against a limit of 1000"
+    );
+    assert!(during <= 16_000, "{during} rows");
+    drop(writer);
+    handle.await.unwrap();
+    assert_eq!(store.log_rows().await.unwrap(), 1_000);
+    let newest = store.recent_logs(1).await.unwrap();
+    assert_eq!(newest[0].request_id, "r29-999");
+}
+
+#[tokio::test]
+async fn a_single_successful_attempt_round_trips_in_its_short_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let attempt = AttemptLog {
+        provider: "openai".into(),
+        connection: Some("conn_a".into()),
+        model: "gpt-5".into(),
+        outcome: "ok".into(),
+        status: Some(200),
+        latency_ms: 812,
+    };
+    let base = RequestLog {
+        provider: Some("openai".into()),
+        connection_id: Some("conn_a".into()),
+        upstream_model: Some("gpt-5".into()),
+        attempts: 1,
+        attempts_detail: vec![attempt.clone()],
+        latency_ms: 830,
+        ..row("one", T0, 200)
+    };
+    // the same attempt on a row that says otherwise (another connection served the row) is
+    // kept whole
+    let other = RequestLog {
+        request_id: "other".into(),
+        connection_id: Some("conn_b".into()),
+        ..base.clone()
+    };
+    let short = store.insert_logs(vec![base.clone()]).await.unwrap();
+    let whole = store.insert_logs(vec![other.clone()]).await.unwrap();
+    assert!(whole - short >= 90, "{short} vs {whole} bytes");
+    let one = store.get_log("one").await.unwrap().unwrap();
+    assert_eq!(one.attempts_detail, vec![attempt.clone()]);
+    let two = store.get_log("other").await.unwrap().unwrap();
+    assert_eq!(two.attempts_detail, vec![attempt]);
+    let listed = store.recent_logs(2).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|r| r.attempts_detail.len() == 1));
 }
