@@ -93,6 +93,12 @@ pub struct GatewaySettings {
     pub thinking_policy: String,
     /// Budget (tokens) for the `custom` policy.
     pub thinking_budget: u32,
+    /// OpenTelemetry trace export (OTLP over HTTP, JSON): the collector's base URL
+    /// (`http://host:4318`, `/v1/traces` is appended) or its full traces URL; empty = off. The
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` environment variables
+    /// apply when this is empty; `OTEL_EXPORTER_OTLP_HEADERS` adds headers (credentials stay out
+    /// of the settings).
+    pub otel_endpoint: String,
 }
 
 /// One wildcard alias.
@@ -177,6 +183,7 @@ impl Default for GatewaySettings {
             system_prompt: String::new(),
             thinking_policy: "passthrough".into(),
             thinking_budget: 8_192,
+            otel_endpoint: String::new(),
         }
     }
 }
@@ -213,6 +220,13 @@ impl GatewaySettings {
             "thinking_policy" => one_of(&s.thinking_policy, THINKING_POLICIES),
             "semantic_cache_threshold" if !(0.0..=1.0).contains(&s.semantic_cache_threshold) => {
                 Err("must be between 0 and 1".into())
+            }
+            "otel_endpoint"
+                if !s.otel_endpoint.is_empty()
+                    && !s.otel_endpoint.starts_with("http://")
+                    && !s.otel_endpoint.starts_with("https://") =>
+            {
+                Err("must be an http:// or https:// URL (or empty to turn export off)".into())
             }
             "model_aliases" => s.model_aliases.iter().try_for_each(|a| {
                 if a.pattern.trim().is_empty() || a.target.trim().is_empty() {

@@ -267,10 +267,15 @@ enum Endpoint<'a> {
     Messages,
     CountTokens,
     Embeddings,
-    Gemini { model: &'a str, method: &'a str },
+    Gemini {
+        model: &'a str,
+        method: &'a str,
+    },
     ModelList,
     ModelGet(&'a str),
     Health,
+    /// An OTLP/HTTP trace export (`POST /v1/traces`): recorded, answered `{}`.
+    Traces,
 }
 
 /// `.../models/{model}:{method}` → (model, method).
@@ -299,6 +304,8 @@ fn route<'a>(method: &Method, path: &'a str) -> Option<Endpoint<'a>> {
             Some(Endpoint::Messages)
         } else if path.ends_with("/embeddings") {
             Some(Endpoint::Embeddings)
+        } else if path == "/v1/traces" {
+            Some(Endpoint::Traces)
         } else {
             None
         }
@@ -394,6 +401,7 @@ pub(crate) async fn handle(State(state): State<MockState>, req: Request) -> Resp
             .await
         }
         Endpoint::Embeddings => ctx.simple(Format::OpenAi, embeddings::respond).await,
+        Endpoint::Traces => ctx.simple(Format::OpenAi, |_| json!({})).await,
         Endpoint::Gemini { model, method } => match method {
             "generateContent" | "streamGenerateContent" => {
                 let stream = method == "streamGenerateContent";

@@ -18,6 +18,9 @@
 //! `created` is the fixed 1700000000. Token usage defaults to word counts
 //! (prompt: all input text; completion: output text; both at least 1).
 //!
+//! It also plays an OpenTelemetry collector: `POST /v1/traces` (OTLP/HTTP JSON) is recorded
+//! like any request and answered `{}`.
+//!
 //! # Control API
 //! Paths under `/__mock/` are never recorded, counted or matched by rules;
 //! their errors are OpenAI-shaped (400 bad input, 404 unknown path or rule,

@@ -387,3 +387,174 @@ async fn configuration_changes_are_audited() {
     assert_eq!(entries[1]["actor"], "loopback");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_export_as_otlp_with_genai_attributes() {
+    // the mock doubles as the collector; `n1` answers 429, so `n2` serves the combo
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let (k1, k2) = ("sk-otel-secret-aaaaaaaa", "sk-otel-secret-bbbbbbbb");
+    mock.add_rule(mock_upstream::MockRule::new("status=429").key(k1));
+    let cfg = config(
+        &mock.url(),
+        &[("n1", "openai", &[k1]), ("n2", "openai", &[k2])],
+        &format!(
+            "[[combos]]\nname = \"pair\"\nmodels = [\"n1/mock-small\", \"n2/mock-small\"]\n\n\
+             [settings]\notel_endpoint = \"{}\"\nbreaker_failure_threshold = 0\n",
+            mock.url()
+        ),
+    );
+    let gw = start(dir.path(), &cfg).await;
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let (status, hd, text) = post_h(
+        &gw,
+        &body("pair", "trace me"),
+        &[("traceparent", parent), ("user-agent", "otel-test/1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(header(&hd, "x-omniroute-provider"), "n2");
+    let (status, _, _) = post_h(&gw, &body("n2/mock-small", "a second one"), &[]).await;
+    assert_eq!(status, 200);
+
+    // exported within the flush interval (1 s)
+    let mut spans: Vec<Value> = Vec::new();
+    let mut raw = String::new();
+    for _ in 0..100 {
+        raw.clear();
+        spans.clear();
+        for r in mock.requests().iter().filter(|r| r.path == "/v1/traces") {
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            let text = String::from_utf8_lossy(&r.body).to_string();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let rs = &v["resourceSpans"][0];
+            assert!(rs["resource"]["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["key"] == "service.name" && a["value"]["stringValue"] == "omniroute"));
+            spans.extend(
+                rs["scopeSpans"][0]["spans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .cloned(),
+            );
+            raw.push_str(&text);
+        }
+        if spans.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        spans.len(),
+        5,
+        "server + 2 attempts, server + 1 attempt: {spans:#?}"
+    );
+    assert!(
+        !raw.contains("sk-otel-secret"),
+        "a credential in the export"
+    );
+    assert!(!raw.contains("trace me"), "prompt content in the export");
+    let attr = |span: &Value, k: &str| -> Option<Value> {
+        span["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == k)
+            .map(|a| a["value"].clone())
+    };
+    let traced: Vec<&Value> = spans
+        .iter()
+        .filter(|s| s["traceId"] == "0af7651916cd43dd8448eb211c80319c")
+        .collect();
+    assert_eq!(traced.len(), 3, "the caller's trace continues");
+    let server = traced.iter().find(|s| s["kind"] == 2).unwrap();
+    assert_eq!(server["parentSpanId"], "b7ad6b7169203331");
+    assert_eq!(server["name"], "POST /v1/chat/completions");
+    assert_eq!(
+        attr(server, "gen_ai.request.model").unwrap()["stringValue"],
+        "pair"
+    );
+    assert_eq!(
+        attr(server, "omniroute.combo").unwrap()["stringValue"],
+        "pair"
+    );
+    assert_eq!(
+        attr(server, "http.response.status_code").unwrap()["intValue"],
+        "200"
+    );
+    assert_eq!(
+        attr(server, "user_agent.original").unwrap()["stringValue"],
+        "otel-test/1"
+    );
+    let mut clients: Vec<&&Value> = traced.iter().filter(|s| s["kind"] == 3).collect();
+    clients.sort_by_key(|s| {
+        attr(s, "omniroute.attempt").unwrap()["intValue"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    });
+    assert_eq!(clients.len(), 2);
+    for c in &clients {
+        assert_eq!(c["parentSpanId"], server["spanId"]);
+        assert_eq!(c["name"], "chat mock-small");
+        assert_eq!(
+            attr(c, "gen_ai.operation.name").unwrap()["stringValue"],
+            "chat"
+        );
+        let (start, end): (u64, u64) = (
+            c["startTimeUnixNano"].as_str().unwrap().parse().unwrap(),
+            c["endTimeUnixNano"].as_str().unwrap().parse().unwrap(),
+        );
+        assert!(
+            start <= end
+                && start
+                    >= server["startTimeUnixNano"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<u64>()
+                        .unwrap()
+        );
+    }
+    let (failed, served) = (clients[0], clients[1]);
+    assert_eq!(
+        attr(failed, "gen_ai.provider.name").unwrap()["stringValue"],
+        "n1"
+    );
+    assert_eq!(failed["status"]["code"], 2);
+    assert_eq!(
+        attr(failed, "http.response.status_code").unwrap()["intValue"],
+        "429"
+    );
+    assert_eq!(
+        attr(failed, "error.type").unwrap()["stringValue"],
+        "rate_limited"
+    );
+    assert_eq!(
+        attr(served, "gen_ai.provider.name").unwrap()["stringValue"],
+        "n2"
+    );
+    assert_eq!(served["status"]["code"], 0);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        attr(served, "gen_ai.usage.input_tokens").unwrap()["intValue"],
+        v["usage"]["prompt_tokens"].to_string()
+    );
+    // the request without a traceparent started a trace of its own
+    let other: Vec<&Value> = spans
+        .iter()
+        .filter(|s| s["traceId"] != "0af7651916cd43dd8448eb211c80319c")
+        .collect();
+    assert_eq!(other.len(), 2);
+    assert_eq!(other[0]["traceId"].as_str().unwrap().len(), 32);
+    assert!(other
+        .iter()
+        .any(|s| s["kind"] == 2 && s.get("parentSpanId").is_none()));
+
+    let health: Value = gw.api_json("/health").await;
+    assert_eq!(health["trace_export"]["exported"], 2, "{health}");
+    assert_eq!(health["trace_export"]["dropped"], 0);
+    gw.stop().await;
+}

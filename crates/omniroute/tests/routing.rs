@@ -301,7 +301,7 @@ async fn cost_optimized_combo_follows_the_pricing_table() {
         "n2",
         "the cheaper step first"
     );
-    let list: Value = gw.api_json("/pricing").await;
+    let list: Value = gw.api_json("/pricing?source=api").await;
     assert_eq!(list["pricing"].as_array().unwrap().len(), 2, "{list}");
     // invalid prices are refused; deleting restores the given order
     let r = gw
@@ -453,5 +453,84 @@ async fn budgets_block_keys_and_skip_combo_steps() {
     )
     .await;
     assert_eq!(s, 200);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_models_are_priced_by_default_and_the_owner_overrides() {
+    // the catalog's OpenAI provider, pointed at the mock through its connection
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = format!(
+        "[[connections]]\nprovider = \"openai\"\nname = \"main\"\napi_key = \"sk-default-price-0123456789\"\nbase_url = \"{}/v1\"\n",
+        mock.url()
+    );
+    let gw = start(dir.path(), &cfg).await;
+    let defaults: Value = gw.api_json("/pricing?source=default").await;
+    let defaults = defaults["pricing"].as_array().unwrap();
+    let price = defaults
+        .iter()
+        .find(|p| p["model"].as_str().unwrap().starts_with("openai/"))
+        .unwrap_or_else(|| panic!("no default OpenAI price: {defaults:?}"))
+        .clone();
+    assert!(price["reference"].as_str().is_some_and(|r| !r.is_empty()));
+    let model = price["model"].as_str().unwrap().to_string();
+    let cost_of = |hd: &reqwest::header::HeaderMap, text: &str, input: f64, output: f64| {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let (i, o) = (
+            v["usage"]["prompt_tokens"].as_f64().unwrap(),
+            v["usage"]["completion_tokens"].as_f64().unwrap(),
+        );
+        let cost: f64 = header(hd, "x-omniroute-cost").parse().unwrap();
+        (cost, (i * input + o * output) / 1e6)
+    };
+    let (status, hd, text) = post_h(&gw, &body(&model, "price me please"), &[]).await;
+    assert_eq!(status, 200, "{text}");
+    let (cost, expect) = cost_of(
+        &hd,
+        &text,
+        price["input_per_m"].as_f64().unwrap(),
+        price["output_per_m"].as_f64().unwrap(),
+    );
+    assert!(
+        cost > 0.0 && (cost - expect).abs() < 1e-12,
+        "{cost} vs {expect}"
+    );
+
+    // the owner's price wins; deleting it brings the default back
+    let r = gw
+        .http
+        .put(gw.api(&format!("/pricing/{model}")))
+        .json(&json!({"input_per_m": 1000.0, "output_per_m": 1000.0}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (_, hd, text) = post_h(&gw, &body(&model, "price me again"), &[]).await;
+    let (cost, expect) = cost_of(&hd, &text, 1000.0, 1000.0);
+    assert!((cost - expect).abs() < 1e-12, "{cost} vs {expect}");
+    let listed: Value = gw.api_json("/pricing").await;
+    let entry = listed["pricing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == model.as_str())
+        .unwrap();
+    assert_eq!(entry["source"], "api");
+    let r = gw
+        .http
+        .delete(gw.api(&format!("/pricing/{model}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let listed: Value = gw.api_json("/pricing").await;
+    let entry = listed["pricing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == model.as_str())
+        .unwrap();
+    assert_eq!(entry["source"], "default");
     gw.stop().await;
 }

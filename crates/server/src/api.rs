@@ -879,6 +879,7 @@ async fn health(State(st): St) -> ApiResult {
         "in_flight": rate_limited,
         "cache": snap.cache.stats(),
         "log_rows_dropped": st.logs.dropped(),
+        "trace_export": snap.otel.as_ref().map(|o| o.stats()),
         "request_log": {
             "rows": st.store.log_rows().await?,
             "bytes_estimate": st.store.log_bytes().await?,

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod live;
 pub mod middleware;
 pub mod models;
+pub mod otel;
 pub mod proxy;
 pub mod redact;
 pub mod resilience;

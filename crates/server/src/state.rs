@@ -76,6 +76,8 @@ pub struct Snapshot {
     pub idempotency: crate::idempotency::Idempotency,
     /// Largest response kept for idempotent duplicates.
     pub idempotency_max_bytes: usize,
+    /// OpenTelemetry trace export, when on (kept across snapshots while the endpoint holds).
+    pub otel: Option<Arc<crate::otel::Otel>>,
 }
 
 impl Snapshot {
@@ -415,6 +417,15 @@ pub async fn build_snapshot(
         Some(p) if p.settings.connect_timeout_ms == settings.connect_timeout_ms => p.http.clone(),
         _ => crate::upstream::client(Duration::from_millis(settings.connect_timeout_ms)),
     };
+    let otel = crate::otel::Otel::endpoint_from(&settings.otel_endpoint).map(|url| {
+        match prev
+            .and_then(|p| p.otel.as_ref())
+            .filter(|o| o.endpoint() == url)
+        {
+            Some(o) => o.clone(),
+            None => crate::otel::Otel::spawn(url, http.clone()),
+        }
+    });
     let created = prev
         .map(|p| p.created)
         .unwrap_or_else(|| omniroute_store::now_ms() / 1000);
@@ -511,12 +522,18 @@ pub async fn build_snapshot(
         }
     }
 
-    let pricing = store
-        .list_pricing()
-        .await?
-        .into_iter()
-        .map(|p| (p.model.clone(), p))
+    // the catalog's published prices, then the owner's entries over them
+    let mut pricing: HashMap<String, omniroute_store::ModelPrice> = default_pricing()
+        .iter()
+        .map(|p| (p.model.clone(), p.clone()))
         .collect();
+    pricing.extend(
+        store
+            .list_pricing()
+            .await?
+            .into_iter()
+            .map(|p| (p.model.clone(), p)),
+    );
 
     Ok(Snapshot {
         pricing,
@@ -526,6 +543,7 @@ pub async fn build_snapshot(
         cache,
         idempotency,
         idempotency_max_bytes: IDEMPOTENT_MAX_BYTES,
+        otel,
         resolver,
         provider_breakers,
         account_strategy,
@@ -537,5 +555,25 @@ pub async fn build_snapshot(
         settings,
         http,
         created,
+    })
+}
+
+/// The catalog's default prices as pricing entries (parsed once).
+fn default_pricing() -> &'static [omniroute_store::ModelPrice] {
+    static DEFAULTS: std::sync::OnceLock<Vec<omniroute_store::ModelPrice>> =
+        std::sync::OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        omniroute_providers::default_prices()
+            .into_iter()
+            .map(|d| omniroute_store::ModelPrice {
+                model: d.model,
+                input_per_m: d.input,
+                output_per_m: d.output,
+                cached_input_per_m: d.cached_input,
+                reasoning_per_m: d.reasoning,
+                source: omniroute_store::SOURCE_DEFAULT.into(),
+                reference: Some(d.source),
+            })
+            .collect()
     })
 }

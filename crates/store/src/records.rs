@@ -7,6 +7,8 @@ use serde_json::Value;
 /// Where a row came from: the management API/dashboard, or the declarative config file.
 pub const SOURCE_API: &str = "api";
 pub const SOURCE_CONFIG: &str = "config";
+/// A default price shipped with the catalog (not stored).
+pub const SOURCE_DEFAULT: &str = "default";
 
 /// One account or key of a provider.
 #[derive(Debug, Clone, Serialize)]
@@ -86,8 +88,12 @@ pub struct ModelPrice {
     /// Reasoning tokens; `None` = priced as output.
     #[serde(default)]
     pub reasoning_per_m: Option<f64>,
+    /// `api`, `config` or `default` (a published price shipped with the catalog).
     #[serde(default = "default_source")]
     pub source: String,
+    /// Where a default price was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// A spending budget: per gateway key (`key_id`) or per combo step (`combo` + `step`, the

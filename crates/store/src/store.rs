@@ -439,6 +439,7 @@ impl Store {
                     cached_input_per_m: r.try_get("cached_input_per_m")?,
                     reasoning_per_m: r.try_get("reasoning_per_m")?,
                     source: r.try_get("source")?,
+                    reference: None,
                 })
             })
             .collect()

@@ -109,9 +109,21 @@ pub(super) async fn cache_clear(State(st): St) -> ApiResult {
     Ok(Json(json!({"cleared": true})))
 }
 
-/// `GET /api/pricing`: every priced model (USD per million tokens).
-pub(super) async fn list_pricing(State(st): St) -> ApiResult {
-    Ok(Json(json!({ "pricing": st.store.list_pricing().await? })))
+/// `GET /api/pricing`: every priced model (USD per million tokens): the owner's entries
+/// (`source` `api` or `config`) and the defaults they do not override (`default`, with the
+/// `reference` they were published at). `?source=` filters.
+pub(super) async fn list_pricing(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let snap = st.snapshot.load();
+    let mut all: Vec<&omniroute_store::ModelPrice> = snap
+        .pricing
+        .values()
+        .filter(|p| q.get("source").is_none_or(|s| *s == p.source))
+        .collect();
+    all.sort_by(|a, b| a.model.cmp(&b.model));
+    Ok(Json(json!({ "pricing": all })))
 }
 
 #[derive(serde::Deserialize)]
@@ -155,13 +167,15 @@ pub(super) async fn put_pricing(
         cached_input_per_m: b.cached_input_per_m,
         reasoning_per_m: b.reasoning_per_m,
         source: omniroute_store::SOURCE_API.into(),
+        reference: None,
     };
     st.store.upsert_pricing(&p).await?;
     st.refresh().await?;
     Ok(Json(json!(p)))
 }
 
-/// `DELETE /api/pricing/{model}`.
+/// `DELETE /api/pricing/{model}`: remove the owner's entry (a default price underneath, if any,
+/// applies again; defaults themselves are overridden, not deleted).
 pub(super) async fn delete_pricing(State(st): St, Path(model): Path<String>) -> ApiResult {
     st.store.delete_pricing(&model).await?;
     st.refresh().await?;

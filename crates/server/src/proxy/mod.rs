@@ -99,6 +99,10 @@ struct Exchange {
     /// Body logging: the cap, and the response bytes seen so far (at most the cap).
     bodies: Option<usize>,
     response: Vec<u8>,
+    /// Trace export: the request's trace (set only when export is on) and each attempt's
+    /// timing.
+    trace: Option<crate::otel::TraceContext>,
+    attempt_times: Vec<crate::otel::AttemptTiming>,
 }
 
 impl Exchange {
@@ -122,6 +126,8 @@ impl Exchange {
             cost: None,
             bodies: None,
             response: Vec::new(),
+            trace: None,
+            attempt_times: Vec::new(),
         }
     }
 
@@ -261,7 +267,18 @@ impl Exchange {
         if crate::live::watching_requests() {
             crate::live::publish_request(self.live_event("finish"));
         }
-        if self.st.snapshot.load().settings.request_log {
+        let snap = self.st.snapshot.load();
+        if let (Some(ctx), Some(otel)) = (self.trace, snap.otel.as_ref()) {
+            let start_ns = u64::try_from(self.row.ts).unwrap_or(0) * 1_000_000;
+            otel.export(crate::otel::TraceRecord {
+                ctx,
+                row: self.row.clone(),
+                attempts: std::mem::take(&mut self.attempt_times),
+                start_ns,
+                end_ns: start_ns + self.start.elapsed().as_nanos() as u64,
+            });
+        }
+        if snap.settings.request_log {
             self.st.logs.log(std::mem::take(&mut self.row));
         }
     }
@@ -657,6 +674,11 @@ async fn handle(
 ) -> Response {
     let mut ex = Exchange::new(&st, &rid, key.as_ref(), &call);
     let snap = st.snapshot.load_full();
+    if snap.otel.is_some() {
+        ex.trace = Some(crate::otel::TraceContext::from_traceparent(
+            headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        ));
+    }
 
     if let Err(mime) = check_json_content_type(&headers) {
         return ex.fail(
@@ -1130,6 +1152,10 @@ async fn attempt(
         Err(e) => return Err((ex, send_failure(e, &provider.id, first_byte))),
     };
     ex.row.ttfb_ms = Some(ex.elapsed_ms());
+    // an attempt's latency: until the upstream's response headers
+    if let (Some(a), Some(t)) = (ex.row.attempts_detail.last_mut(), ex.attempt_times.last()) {
+        a.latency_ms = ex.start.elapsed().saturating_sub(t.start).as_millis() as i64;
+    }
     let status = resp.status();
     if !status.is_success() {
         let retry_after = resp

@@ -452,6 +452,10 @@ async fn one(
         status: Some(200),
         latency_ms: 0,
     });
+    ex.attempt_times.push(crate::otel::AttemptTiming {
+        start: ex.start.elapsed(),
+        end: None,
+    });
     let started = Instant::now();
     let result = attempt(ex, &r.ctx, cand, left).await;
     let now = crate::resilience::now();
@@ -479,6 +483,10 @@ async fn one(
         }
         Err((mut back, failure)) => {
             back.permit = None;
+            let at = back.start.elapsed();
+            if let Some(t) = back.attempt_times.last_mut() {
+                t.end = Some(at);
+            }
             let class = failure.classify(&cand.provider.id);
             if let Some(a) = back.row.attempts_detail.last_mut() {
                 a.outcome = class.outcome.as_str().to_string();
