@@ -205,7 +205,7 @@ async fn metrics_telemetry_cost_and_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_log_records_attempts_and_feeds_analytics() {
-    let (dir, _mock, gw) = setup().await;
+    let (dir, mock, gw) = setup().await;
     let r = gw
         .http
         .put(gw.api("/pricing/mock-small"))
@@ -243,6 +243,33 @@ async fn request_log_records_attempts_and_feeds_analytics() {
     assert_eq!(row["client_ip"], "127.0.0.1");
     assert!(row["cost_usd"].as_f64().unwrap() > 0.0, "{row}");
     assert_eq!(row["attempts_detail"][0]["outcome"], "ok", "{row}");
+    // where the call went: the proxy log (direct, the mock's address, loopback egress)
+    let mock_addr = mock.url().trim_start_matches("http://").to_string();
+    let a = &row["attempts_detail"][0];
+    assert_eq!(a["route"], "direct", "{row}");
+    assert_eq!(a["remote"], mock_addr.as_str());
+    assert_eq!(a["egress"], "127.0.0.1");
+    let proxy: Value = gw.api_json("/logs/proxy?provider=mock").await;
+    let calls = proxy["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{proxy}");
+    let ok = calls
+        .iter()
+        .find(|c| c["request_id"] == "log-me-1")
+        .unwrap();
+    assert_eq!(ok["route"], "direct");
+    assert_eq!(ok["remote"], mock_addr.as_str());
+    assert_eq!(ok["outcome"], "ok");
+    assert!(ok["latency_ms"].as_i64().unwrap() >= 0);
+    let failed = calls
+        .iter()
+        .find(|c| c["request_id"] != "log-me-1")
+        .unwrap();
+    assert_eq!(failed["status"], 503);
+    assert_eq!(
+        failed["remote"],
+        mock_addr.as_str(),
+        "an answered failure reached the upstream"
+    );
 
     let errors: Value = gw.api_json("/logs?status_min=500&provider=mock").await;
     let rows = errors["logs"].as_array().unwrap();

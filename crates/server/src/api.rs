@@ -71,6 +71,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/settings/{key}", axum::routing::delete(reset_setting))
         .route("/config/reload", post(reload_config))
         .route("/logs", get(logs))
+        .route("/logs/proxy", get(proxy_log))
         .route("/logs/{id}", get(log_entry))
         .route("/analytics", get(analytics))
         .route("/audit", get(audit))
@@ -757,6 +758,38 @@ async fn logs(State(st): St, Query(mut q): Query<omniroute_store::LogQuery>) -> 
     Ok(Json(
         json!({ "logs": st.store.query_logs(&q).await?, "dropped": st.logs.dropped() }),
     ))
+}
+
+/// `GET /api/logs/proxy`: the proxy log, every upstream call of the requests the same filters
+/// select (newest request first): which route it took (`direct` or the proxy), the upstream
+/// address it reached and the egress address it left from, its outcome and latency.
+/// `next_before_id` pages on.
+async fn proxy_log(State(st): St, Query(mut q): Query<omniroute_store::LogQuery>) -> ApiResult {
+    q.limit = Some(q.limit.unwrap_or(100).clamp(1, 1000));
+    let rows = st.store.query_logs(&q).await?;
+    let mut calls = Vec::new();
+    for r in &rows {
+        for (n, a) in r.attempts_detail.iter().enumerate() {
+            calls.push(json!({
+                "request_id": r.request_id,
+                "ts": r.ts,
+                "attempt": n + 1,
+                "provider": a.provider,
+                "connection": a.connection,
+                "model": a.model,
+                "route": a.route,
+                "remote": a.remote,
+                "egress": a.egress,
+                "outcome": a.outcome,
+                "status": a.status,
+                "latency_ms": a.latency_ms,
+            }));
+        }
+    }
+    Ok(Json(json!({
+        "calls": calls,
+        "next_before_id": rows.last().map(|r| r.id),
+    })))
 }
 
 /// `GET /api/logs/{request_id}`: one request with every attempt (and bodies when logged).

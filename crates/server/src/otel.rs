@@ -576,6 +576,7 @@ mod tests {
                     outcome: "rate_limited".into(),
                     status: Some(429),
                     latency_ms: 3,
+                    ..Default::default()
                 },
                 omniroute_store::AttemptLog {
                     provider: "anthropic".into(),
@@ -584,6 +585,7 @@ mod tests {
                     outcome: "ok".into(),
                     status: Some(200),
                     latency_ms: 9,
+                    ..Default::default()
                 },
             ],
             ..Default::default()

@@ -148,6 +148,7 @@ fn row(rng: &mut Rng, i: u64, ts: i64, keys: &[String], body_pct: u64) -> Reques
             outcome: "rate_limited".into(),
             status: Some(429),
             latency_ms: 80 + rng.below(400) as i64,
+            ..Default::default()
         });
     }
     attempts.push(AttemptLog {
@@ -157,6 +158,7 @@ fn row(rng: &mut Rng, i: u64, ts: i64, keys: &[String], body_pct: u64) -> Reques
         outcome: if ok { "ok" } else { "server_error" }.into(),
         status: Some(status),
         latency_ms: latency,
+        ..Default::default()
     });
     let with_body = rng.chance(body_pct);
     RequestLog {

@@ -90,6 +90,16 @@ pub struct AttemptLog {
     #[serde(default)]
     pub status: Option<u16>,
     pub latency_ms: i64,
+    /// The outbound route the call took: `direct`, or the proxy (credentials masked). The proxy
+    /// log is these fields across requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// The upstream address connected to (`ip:port`); `None` when no connection was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// The local address the call left from (the egress IP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<String>,
 }
 
 const DAY_MS: i64 = 86_400_000;

@@ -55,9 +55,10 @@ fn cap_chars(s: &str, max: usize) -> &str {
     }
 }
 
-/// The stored form of the attempts: `NULL` for none; `=<latency_ms>` for the common case of one
-/// successful attempt that says nothing the row does not (its provider, connection, model and
-/// status), a third of a typical row saved; otherwise the JSON array.
+/// The stored form of the attempts: `NULL` for none; `=<latency_ms>[;<remote>;<egress>]` for
+/// the common case of one successful direct attempt that says nothing else the row does not
+/// (its provider, connection, model and status): a third of a typical row saved; otherwise the
+/// JSON array.
 fn attempts_text(r: &RequestLog) -> Option<String> {
     match r.attempts_detail.as_slice() {
         [] => None,
@@ -65,9 +66,21 @@ fn attempts_text(r: &RequestLog) -> Option<String> {
             && r.provider.as_deref() == Some(a.provider.as_str())
             && r.connection_id == a.connection
             && r.upstream_model.as_deref() == Some(a.model.as_str())
-            && a.status == Some(r.status) =>
+            && a.status == Some(r.status)
+            && a.route.as_deref().is_none_or(|x| x == "direct")
+            && [&a.remote, &a.egress]
+                .iter()
+                .all(|v| v.as_deref().is_none_or(|v| !v.contains(';'))) =>
         {
-            Some(format!("={}", a.latency_ms))
+            Some(match (&a.route, &a.remote, &a.egress) {
+                (None, None, None) => format!("={}", a.latency_ms),
+                (_, remote, egress) => format!(
+                    "={};{};{}",
+                    a.latency_ms,
+                    remote.as_deref().unwrap_or(""),
+                    egress.as_deref().unwrap_or("")
+                ),
+            })
         }
         all => serde_json::to_string(all).ok(),
     }
@@ -76,14 +89,24 @@ fn attempts_text(r: &RequestLog) -> Option<String> {
 /// The attempts of a row from their stored form (see [`attempts_text`]).
 fn attempts_of(stored: &str, row: &RequestLog) -> Vec<AttemptLog> {
     match stored.strip_prefix('=') {
-        Some(latency) => vec![AttemptLog {
-            provider: row.provider.clone().unwrap_or_default(),
-            connection: row.connection_id.clone(),
-            model: row.upstream_model.clone().unwrap_or_default(),
-            outcome: "ok".into(),
-            status: Some(row.status),
-            latency_ms: latency.parse().unwrap_or(0),
-        }],
+        Some(short) => {
+            let mut parts = short.split(';');
+            let latency = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+            let remote = parts.next();
+            let egress = parts.next();
+            let some = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_string);
+            vec![AttemptLog {
+                provider: row.provider.clone().unwrap_or_default(),
+                connection: row.connection_id.clone(),
+                model: row.upstream_model.clone().unwrap_or_default(),
+                outcome: "ok".into(),
+                status: Some(row.status),
+                latency_ms: latency,
+                route: remote.is_some().then(|| "direct".to_string()),
+                remote: some(remote),
+                egress: some(egress),
+            }]
+        }
         None => serde_json::from_str(stored).unwrap_or_default(),
     }
 }

@@ -76,6 +76,7 @@ async fn every_column_round_trips_and_get_log_finds_the_newest() {
                 outcome: "rate_limited".into(),
                 status: Some(429),
                 latency_ms: 80,
+                ..Default::default()
             },
             AttemptLog {
                 provider: "openai".into(),
@@ -84,6 +85,7 @@ async fn every_column_round_trips_and_get_log_finds_the_newest() {
                 outcome: "ok".into(),
                 status: Some(200),
                 latency_ms: 1400,
+                ..Default::default()
             },
         ],
         request_body: Some(r#"{"model":"coding","messages":[]}"#.into()),
@@ -897,6 +899,7 @@ async fn a_single_successful_attempt_round_trips_in_its_short_form() {
         outcome: "ok".into(),
         status: Some(200),
         latency_ms: 812,
+        ..Default::default()
     };
     let base = RequestLog {
         provider: Some("openai".into()),
@@ -920,7 +923,23 @@ async fn a_single_successful_attempt_round_trips_in_its_short_form() {
     let one = store.get_log("one").await.unwrap().unwrap();
     assert_eq!(one.attempts_detail, vec![attempt.clone()]);
     let two = store.get_log("other").await.unwrap().unwrap();
-    assert_eq!(two.attempts_detail, vec![attempt]);
+    assert_eq!(two.attempts_detail, vec![attempt.clone()]);
+    // with where the call went (the proxy log's fields): still the short form
+    let routed = AttemptLog {
+        route: Some("direct".into()),
+        remote: Some("[2001:db8::1]:443".into()),
+        egress: Some("10.0.0.5".into()),
+        ..attempt.clone()
+    };
+    let with_route = RequestLog {
+        request_id: "routed".into(),
+        attempts_detail: vec![routed.clone()],
+        ..base.clone()
+    };
+    let routed_bytes = store.insert_logs(vec![with_route]).await.unwrap();
+    assert!(routed_bytes < whole, "{routed_bytes} vs {whole}");
+    let back = store.get_log("routed").await.unwrap().unwrap();
+    assert_eq!(back.attempts_detail, vec![routed]);
     let listed = store.recent_logs(2).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|r| r.attempts_detail.len() == 1));

@@ -1152,9 +1152,18 @@ async fn attempt(
         Err(e) => return Err((ex, send_failure(e, &provider.id, first_byte))),
     };
     ex.row.ttfb_ms = Some(ex.elapsed_ms());
-    // an attempt's latency: until the upstream's response headers
-    if let (Some(a), Some(t)) = (ex.row.attempts_detail.last_mut(), ex.attempt_times.last()) {
-        a.latency_ms = ex.start.elapsed().saturating_sub(t.start).as_millis() as i64;
+    // an attempt's latency (until the upstream's response headers) and where it went out
+    if let Some(a) = ex.row.attempts_detail.last_mut() {
+        if let Some(t) = ex.attempt_times.last() {
+            a.latency_ms = ex.start.elapsed().saturating_sub(t.start).as_millis() as i64;
+        }
+        if let Some(info) = resp
+            .extensions()
+            .get::<hyper_util::client::legacy::connect::HttpInfo>()
+        {
+            a.remote = Some(info.remote_addr().to_string());
+            a.egress = Some(info.local_addr().ip().to_string());
+        }
     }
     let status = resp.status();
     if !status.is_success() {

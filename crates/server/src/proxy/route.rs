@@ -451,6 +451,8 @@ async fn one(
         outcome: "ok".into(),
         status: Some(200),
         latency_ms: 0,
+        route: Some("direct".into()),
+        ..Default::default()
     });
     ex.attempt_times.push(crate::otel::AttemptTiming {
         start: ex.start.elapsed(),
