@@ -4,7 +4,8 @@ pass-through request with the log on and off (switched through the settings API)
 c=1 p50 latency, c=32 throughput and gateway CPU per request. Gateway pinned to core 0, mock and
 load tool on core 1.
 
-    python3 bench/logcost.py    # 7 rounds; BENCH_ROUNDS=N to change, BENCH_NO_BUILD=1 to use the built binaries
+    python3 bench/logcost.py    # 7 rounds; BENCH_ROUNDS=N to change, BENCH_NO_BUILD=1 to use the built binaries,
+                                # BENCH_SOAK=1 to add a million requests with RSS after each 100k
 """
 import json
 import os
@@ -40,6 +41,10 @@ def main():
                                      headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=10).read()
 
+    def dropped():
+        h = json.loads(urllib.request.urlopen(f"{gw_url}/api/health", timeout=10).read())
+        return h["request_log"]["dropped"]
+
     load(via, body, 32, 20000)  # warm-up (and a log of some size)
     rounds = []
     for i in range(ROUNDS):
@@ -48,13 +53,22 @@ def main():
             set_logging(on)
             time.sleep(0.2)
             c1 = load(via, body, 1, 3000)
-            c0 = cpu_seconds(gw.pid)
+            c0, d0 = cpu_seconds(gw.pid), dropped()
             c32 = load(via, body, 32, 20000)
             row[on] = {"c1_p50_us": c1["latency_us"]["p50"], "c32_rps": round(c32["rps"]),
-                       "cpu_us": round((cpu_seconds(gw.pid) - c0) / 20300 * 1e6, 1)}
+                       "cpu_us": round((cpu_seconds(gw.pid) - c0) / 20300 * 1e6, 1),
+                       "rows_dropped": dropped() - d0}
         rounds.append(row)
         print(f"round {i + 1}: on {row[True]}  off {row[False]}", file=sys.stderr)
     set_logging(True)
+    soak = []
+    if os.environ.get("BENCH_SOAK") == "1":
+        # memory while the log grows to its row limit and then turns over: 10 x 100k requests
+        d0 = dropped()
+        for _ in range(10):
+            load(via, body, 32, 100000, warmup=0)
+            soak.append(round(rss_mb(gw.pid), 1))
+        print(f"soak RSS after each 100k: {soak}; rows dropped {dropped() - d0}", file=sys.stderr)
 
     def med(xs):
         xs = sorted(xs)
@@ -66,7 +80,9 @@ def main():
         "c32_throughput_ratio": round(med([r[True]["c32_rps"] / r[False]["c32_rps"] for r in rounds]), 3),
         "cpu_us_on": med([r[True]["cpu_us"] for r in rounds]),
         "cpu_us_off": med([r[False]["cpu_us"] for r in rounds]),
+        "rows_dropped_while_on": sum(r[True]["rows_dropped"] for r in rounds),
         "rss_mb_end": round(rss_mb(gw.pid), 1),
+        "soak_rss_mb_after_each_100k": soak,
         "log_rows": json.loads(urllib.request.urlopen(f"{gw_url}/api/health", timeout=10).read()).get("request_log"),
     }
     print(json.dumps(out, indent=1))

@@ -6,7 +6,7 @@
 //!
 //! Environment: `ROWS` (default 1 000 000), `BODY_PCT` (rows with bodies, default 1),
 //! `BENCH_DB` (a directory to keep the database in; when it already holds one, the insert is
-//! skipped and the queries run on it), `PLAN=1` (print the query plans), `INSERT_ONLY=1`, `WRITE_COST_ONLY=1`; for
+//! skipped and the queries run on it), `PLAN=1` (print the query plans), `INSERT_ONLY=1`, `WRITE_COST_ONLY=1` (with `WRITE_RPS=200,2000`); for
 //! tuning experiments, `SQL_PRE` (SQL run first, e.g. an index to try) and `SQL_TIME` (statements
 //! separated by `;;` to time instead of the benchmark, `$NOW`/`$BASE` = newest row / 30 days
 //! before).
@@ -610,7 +610,11 @@ async fn write_cost() {
     // a row-count retention of 50k applied after every second of traffic, as the writer does; on
     // a log already full
     println!("writer cost per row (batch = 50 ms of traffic, retention 50k rows pruned every second; 150k rows after 100k):");
-    for rps in [200_u64, 2_000, 20_000] {
+    let rates: Vec<u64> = match std::env::var("WRITE_RPS") {
+        Ok(v) => v.split(',').filter_map(|r| r.trim().parse().ok()).collect(),
+        Err(_) => vec![200, 2_000, 20_000],
+    };
+    for rps in rates {
         let d = tempfile::tempdir().unwrap();
         let cipher = Cipher::load_or_create(None, &d.path().join("secret.key")).unwrap();
         let path = d.path().join("omniroute.db");

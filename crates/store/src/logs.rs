@@ -157,7 +157,7 @@ pub struct LogWriter {
 }
 
 /// Rows written per transaction at most.
-const MAX_BATCH: usize = 2048;
+const MAX_BATCH: usize = 8192;
 /// How long rows may wait in the queue before they are written (coalesces bursts into one
 /// statement and keeps the writer from waking on every request).
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -248,7 +248,11 @@ async fn run(
                 if n == 0 {
                     break; // every sender dropped and the queue is empty
                 }
-                tokio::time::sleep(FLUSH_INTERVAL).await;
+                // wait for more rows to share the transaction, unless a full batch is already
+                // here (a writer that always slept would top out at MAX_BATCH rows per interval)
+                if batch.len() < MAX_BATCH {
+                    tokio::time::sleep(FLUSH_INTERVAL).await;
+                }
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
                         Ok(row) => batch.push(row),

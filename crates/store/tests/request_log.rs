@@ -944,3 +944,23 @@ async fn a_single_successful_attempt_round_trips_in_its_short_form() {
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|r| r.attempts_detail.len() == 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_keeps_up_beyond_one_batch_per_interval() {
+    // 25k rows a second through a 4096-row queue: more than one full batch arrives per flush
+    // interval, and nothing may be dropped
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (writer, handle) = LogWriter::spawn(store.clone(), 4096, 1_000_000);
+    let now = now_ms();
+    for b in 0..40 {
+        for i in 0..1250 {
+            writer.log(row(&format!("r{b}-{i}"), now, 200));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(writer.dropped(), 0, "rows dropped at 25k rows/s");
+    drop(writer);
+    handle.await.unwrap();
+    assert_eq!(store.log_rows().await.unwrap(), 50_000);
+}
