@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import GW_CORE, LOAD_CORE, ROOT, TARGET, cpu_seconds, load, rss_mb, sh, start  # noqa: E402
+from run import ADMIN_KEY, GW_CORE, LOAD_CORE, ROOT, TARGET, cpu_seconds, load, rss_mb, sh, start  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
@@ -38,11 +38,11 @@ def main():
     def set_logging(on):
         req = urllib.request.Request(f"{gw_url}/api/settings", method="PUT",
                                      data=json.dumps({"request_log": on}).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "X-Admin-Key": ADMIN_KEY})
         urllib.request.urlopen(req, timeout=10).read()
 
     def dropped():
-        h = json.loads(urllib.request.urlopen(f"{gw_url}/api/health", timeout=10).read())
+        h = json.loads(urllib.request.urlopen(urllib.request.Request(f"{gw_url}/api/health", headers={"X-Admin-Key": ADMIN_KEY}), timeout=10).read())
         return h["request_log"]["dropped"]
 
     load(via, body, 32, 20000)  # warm-up (and a log of some size)
@@ -83,7 +83,7 @@ def main():
         "rows_dropped_while_on": sum(r[True]["rows_dropped"] for r in rounds),
         "rss_mb_end": round(rss_mb(gw.pid), 1),
         "soak_rss_mb_after_each_100k": soak,
-        "log_rows": json.loads(urllib.request.urlopen(f"{gw_url}/api/health", timeout=10).read()).get("request_log"),
+        "log_rows": json.loads(urllib.request.urlopen(urllib.request.Request(f"{gw_url}/api/health", headers={"X-Admin-Key": ADMIN_KEY}), timeout=10).read()).get("request_log"),
     }
     print(json.dumps(out, indent=1))
     gw.terminate()

@@ -24,6 +24,10 @@ GW_CORE, LOAD_CORE = "0", "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 COMBO_STEPS, COMBO_ACCOUNTS = 5, 10
+# the management API (settings switches, health) needs an admin key; the gateways started here
+# inherit it
+ADMIN_KEY = "bench-admin-key-0123456789abcdef"
+os.environ["OMNIROUTE_ADMIN_TOKEN"] = ADMIN_KEY
 
 
 def combo_toml(mock_url):
@@ -264,7 +268,7 @@ def main():
     def set_logging(on):
         req = urllib.request.Request(f"{gw_url}/api/settings", method="PUT",
                                      data=json.dumps({"request_log": on}).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "X-Admin-Key": ADMIN_KEY})
         urllib.request.urlopen(req, timeout=10).read()
     log_rounds = []
     for _ in range(ROUNDS):

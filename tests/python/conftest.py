@@ -139,9 +139,14 @@ def _stop(proc: Proc) -> None:
         proc.popen.wait()
 
 
+# The management API needs a dashboard session or an admin key: the suite's gateways get this one.
+ADMIN_KEY = "pytest-admin-key-0123456789abcdef"
+
+
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
     env.setdefault("RUST_LOG", "info")
+    env["OMNIROUTE_ADMIN_TOKEN"] = ADMIN_KEY
     return env
 
 
@@ -289,7 +294,7 @@ def make_client(gateway):
 
 
 class Management:
-    """Tiny stdlib client for the loopback-only management API (/api/*)."""
+    """Tiny stdlib client for the management API (/api/*), with the suite's admin key."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -297,6 +302,7 @@ class Management:
     def request(self, method: str, path: str, body: object | None = None) -> object:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("X-Admin-Key", ADMIN_KEY)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(req, timeout=10) as resp:

@@ -99,6 +99,11 @@ pub struct GatewaySettings {
     /// apply when this is empty; `OTEL_EXPORTER_OTLP_HEADERS` adds headers (credentials stay out
     /// of the settings).
     pub otel_endpoint: String,
+    /// Every `/api` call needs a dashboard session or an admin key. Off: calls from this machine
+    /// (loopback, no proxy headers) get in without one, as before login existed.
+    pub require_login: bool,
+    /// How long a dashboard session lasts.
+    pub session_ttl_hours: u64,
 }
 
 /// One wildcard alias.
@@ -184,6 +189,8 @@ impl Default for GatewaySettings {
             thinking_policy: "passthrough".into(),
             thinking_budget: 8_192,
             otel_endpoint: String::new(),
+            require_login: true,
+            session_ttl_hours: 168,
         }
     }
 }
@@ -220,6 +227,9 @@ impl GatewaySettings {
             "thinking_policy" => one_of(&s.thinking_policy, THINKING_POLICIES),
             "semantic_cache_threshold" if !(0.0..=1.0).contains(&s.semantic_cache_threshold) => {
                 Err("must be between 0 and 1".into())
+            }
+            "session_ttl_hours" if s.session_ttl_hours == 0 || s.session_ttl_hours > 24 * 366 => {
+                Err("must be between 1 hour and a year".into())
             }
             "otel_endpoint"
                 if !s.otel_endpoint.is_empty()

@@ -411,7 +411,7 @@ async fn configuration_changes_are_audited() {
     assert_eq!(entries[1]["action"], "PUT");
     assert_eq!(entries[1]["target"], "/api/settings");
     assert_eq!(entries[1]["ip"], "127.0.0.1");
-    assert_eq!(entries[1]["actor"], "loopback");
+    assert_eq!(entries[1]["actor"], "admin-token");
     gw.stop().await;
 }
 

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod auth;
 mod runtime;
 pub use runtime::metrics;
 
@@ -34,6 +35,16 @@ type St = State<Arc<AppState>>;
 /// The `/api` routes (mounted behind the admin guard).
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/auth/status", get(auth::status))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/setup", post(auth::setup))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/password", post(auth::change_password))
+        .route("/auth/sessions", get(auth::sessions))
+        .route(
+            "/auth/sessions/{id}",
+            axum::routing::delete(auth::end_session),
+        )
         .route("/providers", get(list_providers))
         .route(
             "/connections",

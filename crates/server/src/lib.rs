@@ -3,6 +3,7 @@
 //! middleware. Business logic lives in the routing, providers and store crates.
 
 pub mod api;
+pub mod auth;
 pub mod budgets;
 pub mod cache;
 pub mod controls;
@@ -56,12 +57,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(auth());
     let api = api::router().layer(axum::middleware::from_fn_with_state(
         state.clone(),
-        middleware::admin_guard,
+        middleware::api_guard,
     ));
     // Prometheus scrapes `/metrics`; it shows provider and connection ids, so it is guarded
-    // like `/api` (loopback or the admin token)
+    // like `/api` (a session or an admin key)
     let metrics = Router::new().route("/metrics", get(api::metrics)).layer(
-        axum::middleware::from_fn_with_state(state.clone(), middleware::admin_guard),
+        axum::middleware::from_fn_with_state(state.clone(), middleware::api_guard),
     );
     Router::new()
         .route("/health", get(health))

@@ -1,6 +1,6 @@
 //! Request-scoped middleware: `X-Request-Id` (accepted or generated, echoed, attached to every log
-//! line through a tracing span), gateway-key authentication for `/v1`, and the loopback-or-admin
-//! guard for `/api`.
+//! line through a tracing span), gateway-key authentication for `/v1`, and the session-or-admin-key
+//! guard for `/api` (with CSRF checks and the audit of every state-changing call).
 
 use crate::error::render;
 use crate::state::{AppState, KeyInfo};
@@ -131,41 +131,149 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `/api` is reachable from loopback without proxy headers, or anywhere with the admin token.
-pub async fn admin_guard(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let headers = req.headers();
-    if let Some(token) = &st.admin_token {
-        let presented = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if let Some(p) = presented {
-            if constant_time_eq(p.trim().as_bytes(), token.expose().as_bytes()) {
-                return audited(&st, peer, "admin-token", req, next).await;
-            }
-            return render(
-                &ApiError::new(ErrorKind::Authentication, "invalid admin token"),
-                ApiFormat::Openai,
-            );
+/// `/api` routes that answer without a session: the login flow itself.
+pub const PUBLIC_API: &[&str] = &[
+    "/api/auth/status",
+    "/api/auth/login",
+    "/api/auth/setup",
+    "/api/auth/logout",
+];
+
+/// Who is calling the management API (a request extension set by [`api_guard`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A dashboard session (the hash of its id).
+    Session(String),
+    /// `OMNIROUTE_ADMIN_TOKEN`.
+    AdminToken,
+    /// This machine, with `require_login` off.
+    Loopback,
+    /// Nobody yet: only the public login routes see it.
+    Anonymous,
+}
+
+impl Principal {
+    /// The audit log's name for it.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Session(h) => format!("session:{}", &h[..h.len().min(12)]),
+            Principal::AdminToken => "admin-token".into(),
+            Principal::Loopback => "loopback".into(),
+            Principal::Anonymous => "anonymous".into(),
         }
     }
+}
+
+/// Whether the TCP peer is this machine and no proxy put headers in between.
+pub fn is_local(peer: SocketAddr, headers: &HeaderMap) -> bool {
     let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
         .iter()
         .any(|h| headers.contains_key(*h));
-    if peer.ip().is_loopback() && !proxied {
-        return audited(&st, peer, "loopback", req, next).await;
+    peer.ip().is_loopback() && !proxied
+}
+
+/// The admin credential presented: `Authorization: Bearer …` or `X-Admin-Key`.
+fn presented_admin(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-admin-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+        })
+        .map(str::trim)
+}
+
+fn deny(kind: ErrorKind, code: &str, msg: &str) -> Response {
+    render(&ApiError::new(kind, msg).with_code(code), ApiFormat::Openai)
+}
+
+/// Every `/api` route (and `/metrics`) needs a dashboard session or the admin key, except the
+/// login routes in [`PUBLIC_API`]. With a session cookie, state-changing calls also need the
+/// session's CSRF token in `X-CSRF-Token`, and a password that must be changed blocks
+/// everything but `/api/auth/*`. With `require_login` off, calls from this machine get in
+/// without either.
+pub async fn api_guard(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let public = PUBLIC_API.contains(&path.as_str());
+    let headers = req.headers();
+
+    if let Some(p) = presented_admin(headers) {
+        if let Some(token) = &st.admin_token {
+            if constant_time_eq(p.as_bytes(), token.expose().as_bytes()) {
+                req.extensions_mut().insert(Principal::AdminToken);
+                return audited(&st, peer, Principal::AdminToken, req, next).await;
+            }
+        }
+        // a wrong key is an error even where a session would do: never fall through silently
+        if !public || headers.contains_key("x-admin-key") {
+            return deny(
+                ErrorKind::Authentication,
+                "invalid_admin_key",
+                "invalid admin key",
+            );
+        }
     }
-    render(
-        &ApiError::new(
-            ErrorKind::PermissionDenied,
-            "the management API is only reachable from this machine, or with the admin token (OMNIROUTE_ADMIN_TOKEN)",
-        ),
-        ApiFormat::Openai,
+
+    if let Some(sess) =
+        crate::auth::cookie(headers, crate::auth::SESSION_COOKIE).and_then(|t| st.auth.session(t))
+    {
+        let unsafe_method = !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
+        if unsafe_method {
+            let ok = headers
+                .get(crate::auth::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| st.auth.csrf_ok(&sess.id_hash, t));
+            if !ok {
+                return deny(
+                    ErrorKind::PermissionDenied,
+                    "csrf_token_invalid",
+                    "missing or wrong X-CSRF-Token header (the value of the omniroute_csrf cookie)",
+                );
+            }
+        }
+        if !path.starts_with("/api/auth/") && st.auth.password().is_some_and(|p| p.must_change) {
+            return deny(
+                ErrorKind::PermissionDenied,
+                "password_change_required",
+                "the password must be changed first: POST /api/auth/password",
+            );
+        }
+        let who = Principal::Session(sess.id_hash);
+        req.extensions_mut().insert(who.clone());
+        return audited(&st, peer, who, req, next).await;
+    }
+
+    if public {
+        // the login routes audit themselves
+        req.extensions_mut().insert(Principal::Anonymous);
+        return next.run(req).await;
+    }
+    if !st.snapshot.load().settings.require_login && is_local(peer, headers) {
+        req.extensions_mut().insert(Principal::Loopback);
+        return audited(&st, peer, Principal::Loopback, req, next).await;
+    }
+    deny(
+        ErrorKind::Authentication,
+        "authentication_required",
+        "log in to the dashboard, or send an admin key (OMNIROUTE_ADMIN_TOKEN) as `Authorization: Bearer …` or `X-Admin-Key`",
     )
 }
 
@@ -174,7 +282,7 @@ pub async fn admin_guard(
 async fn audited(
     st: &Arc<AppState>,
     peer: SocketAddr,
-    actor: &'static str,
+    who: Principal,
     req: Request,
     next: Next,
 ) -> Response {
@@ -194,7 +302,7 @@ async fn audited(
     let entry = omniroute_store::AuditEntry {
         id: 0,
         ts: omniroute_store::now_ms(),
-        actor: actor.into(),
+        actor: who.actor(),
         ip: Some(peer.ip().to_string()),
         action: method.to_string(),
         target,

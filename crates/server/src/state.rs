@@ -140,6 +140,8 @@ pub struct AppState {
     pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// Spending budgets per key and per combo step, tracked live.
     pub budgets: Arc<crate::budgets::Budgets>,
+    /// Dashboard login: password, sessions, lockouts.
+    pub auth: Arc<crate::auth::Auth>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -170,7 +172,11 @@ impl AppState {
         opts.logs.set_retention(retention(&snapshot.settings));
         let budgets = Arc::new(crate::budgets::Budgets::default());
         budgets.load(&opts.store).await?;
+        let auth = crate::auth::Auth::load(&opts.store, &opts.data_dir)
+            .await
+            .map_err(StoreError::Invalid)?;
         Ok(Arc::new(AppState {
+            auth: Arc::new(auth),
             store: opts.store,
             catalog: opts.catalog,
             snapshot: ArcSwap::from_pointee(snapshot),

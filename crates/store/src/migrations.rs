@@ -232,6 +232,29 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_ts ON audit_log (ts);
 "#,
     ),
+    (
+        7,
+        r#"
+CREATE TABLE auth_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    password_hash TEXT NOT NULL,
+    must_change INTEGER NOT NULL DEFAULT 0,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    ip TEXT,
+    user_agent TEXT
+);
+ALTER TABLE api_keys ADD COLUMN expires_at BIGINT;
+ALTER TABLE api_keys ADD COLUMN allowed_models TEXT;
+ALTER TABLE api_keys ADD COLUMN rpm INTEGER;
+ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'gateway';
+ALTER TABLE api_keys ADD COLUMN rotated_at BIGINT;
+"#,
+    ),
 ];
 
 #[cfg(test)]

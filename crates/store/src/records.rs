@@ -117,7 +117,8 @@ pub struct AuditEntry {
     #[serde(default)]
     pub id: i64,
     pub ts: i64,
-    /// Who acted: `loopback`, `admin-token` (sessions come with dashboard login).
+    /// Who acted: `session:<id>`, `admin-token`, `admin-key:<id>`, `loopback` (with
+    /// `require_login` off), or `anonymous` for a login attempt.
     pub actor: String,
     pub ip: Option<String>,
     /// `POST`, `PUT`, `PATCH`, `DELETE`.
@@ -171,4 +172,23 @@ pub struct ApiKey {
 
 fn default_source() -> String {
     SOURCE_API.to_string()
+}
+
+/// The dashboard password (an Argon2id PHC string) and whether it must be changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRecord {
+    pub password_hash: String,
+    pub must_change: bool,
+    pub updated_at: i64,
+}
+
+/// A dashboard session as stored: the hash of its id (the id itself only travels in the signed
+/// cookie), its lifetime and where it was opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }

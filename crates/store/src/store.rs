@@ -790,6 +790,95 @@ impl Store {
         Ok(())
     }
 
+    // ---------------------------------------------------------------- dashboard login
+
+    /// The dashboard password, once one is set.
+    pub async fn auth_record(&self) -> Result<Option<AuthRecord>> {
+        let row = sqlx::query(
+            "SELECT password_hash, must_change, updated_at FROM auth_state WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(AuthRecord {
+                password_hash: r.try_get("password_hash")?,
+                must_change: r.try_get::<i64, _>("must_change")? != 0,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Set the dashboard password (an Argon2id PHC string).
+    pub async fn set_password(&self, hash: &str, must_change: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO auth_state (id, password_hash, must_change, updated_at) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, \
+             must_change = excluded.must_change, updated_at = excluded.updated_at",
+        )
+        .bind(hash)
+        .bind(i64::from(must_change))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sessions that have not expired (older ones are deleted).
+    pub async fn live_sessions(&self) -> Result<Vec<SessionRecord>> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("SELECT * FROM sessions ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SessionRecord {
+                    id_hash: r.try_get("id_hash")?,
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.id_hash)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// End sessions: one (`Some(hash)`), or every one but `keep`.
+    pub async fn delete_sessions(&self, only: Option<&str>, keep: Option<&str>) -> Result<u64> {
+        let n = match only {
+            Some(h) => {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(h)
+                    .execute(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM sessions WHERE id_hash != $1")
+                    .bind(keep.unwrap_or(""))
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(n.rows_affected())
+    }
+
     // ---------------------------------------------------------------- settings
 
     pub async fn settings(&self) -> Result<BTreeMap<String, (Value, String)>> {

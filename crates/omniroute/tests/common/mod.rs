@@ -7,6 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The admin key every test gateway gets (unless a test sets its own) and its client sends.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
 pub struct Gateway {
     pub child: Child,
     pub url: String,
@@ -66,9 +69,16 @@ pub async fn try_start(l: Launch<'_>) -> Result<Gateway, (Option<i32>, String)> 
         .stdout(Stdio::piped())
         .stderr(Stdio::from(stderr))
         .kill_on_drop(true);
+    cmd.env("OMNIROUTE_ADMIN_TOKEN", ADMIN_KEY);
     for (k, v) in &l.env {
         cmd.env(k, v);
     }
+    // the client sends the admin key in its own header, which never meets `/v1` key checks
+    let admin_key = l
+        .env
+        .iter()
+        .find(|(k, _)| k == "OMNIROUTE_ADMIN_TOKEN")
+        .map_or(ADMIN_KEY.to_string(), |(_, v)| v.clone());
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
@@ -88,6 +98,14 @@ pub async fn try_start(l: Launch<'_>) -> Result<Gateway, (Option<i32>, String)> 
                 data_dir: l.data_dir.to_path_buf(),
                 http: reqwest::Client::builder()
                     .pool_max_idle_per_host(0)
+                    .default_headers(
+                        [(
+                            reqwest::header::HeaderName::from_static("x-admin-key"),
+                            reqwest::header::HeaderValue::from_str(&admin_key).unwrap(),
+                        )]
+                        .into_iter()
+                        .collect(),
+                    )
                     .build()
                     .unwrap(),
                 stderr_path,
