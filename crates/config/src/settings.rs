@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 pub struct GatewaySettings {
     /// A valid gateway key is mandatory on `/v1/*`.
     pub require_api_key: bool,
+    /// With `require_api_key`, `GET /v1/models` (and the Gemini model list) needs a key too.
+    /// Off: model lists answer without one (some tools list models before asking for a key).
+    pub models_require_key: bool,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: u64,
     /// TCP+TLS connect timeout towards upstreams.
@@ -152,6 +155,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             require_api_key: false,
+            models_require_key: true,
             max_body_bytes: 32 * 1024 * 1024,
             connect_timeout_ms: 10_000,
             first_byte_timeout_ms: 300_000,

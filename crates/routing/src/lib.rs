@@ -22,8 +22,8 @@ pub use health::{
     RateLimitConfig, Registry, Report, Stats, StatsSnapshot, TargetHealth, Wait,
 };
 pub use resolve::{
-    find_cycle, ComboDef, Expansion, Resolution, ResolveError, Resolver, SkipReason, Skipped, Step,
-    FALLBACK_COMBO,
+    find_cycle, glob, ComboDef, Expansion, Resolution, ResolveError, Resolver, SkipReason, Skipped,
+    Step, FALLBACK_COMBO,
 };
 pub use strategy::{
     order, stable_key, Affinity, Candidate, RotationState, Strategy, UnknownStrategy,

@@ -473,7 +473,7 @@ pub fn find_cycle(combos: &[ComboDef]) -> Option<Vec<String>> {
 }
 
 /// Whole-string glob: `*` any characters (including none), `?` exactly one character.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let char_len = |b: u8| match b {
         0xF0.. => 4,

@@ -74,7 +74,11 @@ pub fn router() -> Router<Arc<AppState>> {
             get(get_combo).put(update_combo).delete(delete_combo),
         )
         .route("/keys", get(list_keys).post(create_key))
-        .route("/keys/{id}", axum::routing::delete(revoke_key))
+        .route(
+            "/keys/{id}",
+            axum::routing::delete(revoke_key).patch(update_key),
+        )
+        .route("/keys/{id}/rotate", post(rotate_key))
         .route(
             "/settings",
             get(get_settings).patch(patch_settings).put(patch_settings),
@@ -678,14 +682,90 @@ async fn delete_combo(State(st): St, Path(id): Path<String>) -> Result<StatusCod
 
 // ------------------------------------------------------------------ gateway keys
 
-#[derive(Deserialize)]
+/// A key's fields in `POST /api/keys` and `PATCH /api/keys/{id}`. In a PATCH an absent field is
+/// left as it is and `null` clears it (`models: null` = every model).
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct KeyBody {
     name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<Option<i64>>,
+    /// Days from now, instead of `expires_at`.
+    expires_in_days: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    models: Option<Option<Vec<String>>>,
+    /// `true` clears `models` (every model allowed).
+    allow_all: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    rpm: Option<Option<u32>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl KeyBody {
+    /// Apply to `limits`; the error names the field.
+    fn apply(&self, limits: &mut omniroute_store::KeyLimits) -> Result<(), HttpError> {
+        if let Some(e) = self.expires_at {
+            limits.expires_at = e;
+        }
+        if let Some(days) = self.expires_in_days {
+            if !(days.is_finite() && days > 0.0 && days <= 3660.0) {
+                return Err(bad("`expires_in_days` must be between 0 and 3660"));
+            }
+            limits.expires_at = Some(omniroute_store::now_ms() + (days * 86_400_000.0) as i64);
+        }
+        if let Some(m) = &self.models {
+            if let Some(list) = m {
+                if list.is_empty() || list.iter().any(|p| p.trim().is_empty() || p.len() > 200) {
+                    return Err(bad(
+                        "`models` is a non-empty list of patterns such as `openai/*` or `cc/claude-*` (use `allow_all: true` for every model)",
+                    ));
+                }
+            }
+            limits.models = m.clone();
+        }
+        if self.allow_all == Some(true) {
+            limits.models = None;
+        }
+        if let Some(r) = self.rpm {
+            if r == Some(0) {
+                return Err(bad("`rpm` must be at least 1 (or null for no limit)"));
+            }
+            limits.rpm = r;
+        }
+        Ok(())
+    }
 }
 
 async fn list_keys(State(st): St) -> ApiResult {
-    Ok(Json(json!({ "keys": st.store.list_keys().await? })))
+    let now = omniroute_store::now_ms();
+    let keys: Vec<Value> = st
+        .store
+        .list_keys()
+        .await?
+        .into_iter()
+        .map(|k| {
+            let status = if k.revoked_at.is_some() {
+                "revoked"
+            } else if k.expires_at.is_some_and(|t| t <= now) {
+                "expired"
+            } else {
+                "active"
+            };
+            let mut v = json!(k);
+            v["status"] = json!(status);
+            v["allow_all"] = json!(k.models.is_none());
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "keys": keys })))
 }
 
 async fn create_key(
@@ -693,17 +773,46 @@ async fn create_key(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     let b: KeyBody = if body.is_empty() {
-        KeyBody { name: None }
+        KeyBody::default()
     } else {
         parse_body(&body)?
     };
+    let mut limits = omniroute_store::KeyLimits::default();
+    b.apply(&mut limits)?;
     let name = b.name.unwrap_or_else(|| "default".into());
-    let (rec, key) = st.store.create_key(&name).await?;
+    let (rec, key) = st.store.create_key_with(&name, &limits).await?;
     refresh(&st).await?;
     let mut v = json!(rec);
     v["key"] = json!(key.expose());
     v["note"] = json!("this is the only time the key is shown; store it now");
     Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// `PATCH /api/keys/{id}`: rename, set or clear the expiry, the model patterns, the rate limit.
+async fn update_key(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
+    let b: KeyBody = parse_body(&body)?;
+    let cur = st.store.get_key(&id).await?;
+    let mut limits = omniroute_store::KeyLimits {
+        expires_at: cur.expires_at,
+        models: cur.models.clone(),
+        rpm: cur.rpm,
+    };
+    b.apply(&mut limits)?;
+    let name = b.name.clone().unwrap_or(cur.name);
+    let rec = st.store.update_key(&id, &name, &limits).await?;
+    refresh(&st).await?;
+    Ok(Json(json!(rec)))
+}
+
+/// `POST /api/keys/{id}/rotate`: a new secret for the same key (limits and usage kept); the old
+/// one stops working at once. The new key is shown once.
+async fn rotate_key(State(st): St, Path(id): Path<String>) -> ApiResult {
+    let (rec, key) = st.store.rotate_key(&id).await?;
+    refresh(&st).await?;
+    let mut v = json!(rec);
+    v["key"] = json!(key.expose());
+    v["note"] = json!("this is the only time the new key is shown; the old one no longer works");
+    Ok(Json(v))
 }
 
 async fn revoke_key(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {

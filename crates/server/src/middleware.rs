@@ -96,20 +96,51 @@ pub async fn gateway_auth(
     let snap = st.snapshot.load();
     let presented = presented_key(req.headers(), req.uri().query());
     let key: Option<KeyInfo> = presented.and_then(|k| snap.key(k)).cloned();
-    if snap.settings.require_api_key && key.is_none() {
-        // nested routers see the path without their prefix: use the original URI
-        let path = req
-            .extensions()
-            .get::<axum::extract::OriginalUri>()
-            .map(|u| u.0.path().to_string())
-            .unwrap_or_else(|| req.uri().path().to_string());
-        let format = format_for_path(&path);
+    // nested routers see the path without their prefix: use the original URI
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let format = format_for_path(&path);
+    let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    if let Some(k) = &key {
+        if k.expires_at.is_some_and(|t| t <= omniroute_store::now_ms()) {
+            tracing::warn!(request_id = rid.as_deref().unwrap_or(""), key = %k.id, status = 401, "rejected: expired gateway key");
+            return render(
+                &ApiError::new(
+                    ErrorKind::Authentication,
+                    "this gateway API key has expired",
+                )
+                .with_code("key_expired"),
+                format,
+            );
+        }
+        if let Some(rpm) = k.rpm {
+            if let Err(wait) = st.key_rates.admit(&k.id, rpm) {
+                let secs = wait.as_secs().max(1);
+                return render(
+                    &ApiError::new(
+                        ErrorKind::RateLimited,
+                        format!("this gateway key is limited to {rpm} requests per minute; retry in {secs} s"),
+                    )
+                    .with_code("key_rate_limited")
+                    .with_retry_after(Some(secs.to_string())),
+                    format,
+                );
+            }
+        }
+    }
+    let model_list = req.method() == axum::http::Method::GET
+        && (path == "/v1/models" || path == "/v1beta/models");
+    let required =
+        snap.settings.require_api_key && (!model_list || snap.settings.models_require_key);
+    if required && key.is_none() {
         let msg = if presented.is_some() {
             "invalid or revoked gateway API key"
         } else {
             "a gateway API key is required: send it as `Authorization: Bearer KEY`, `x-api-key` or `x-goog-api-key`"
         };
-        let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
         tracing::warn!(
             request_id = rid.as_deref().unwrap_or(""),
             status = 401,

@@ -3,31 +3,37 @@
 //! lookups and the unknown-route fallback.
 
 use crate::error::{render, HttpError};
-use crate::state::{AppState, Snapshot};
+use crate::state::{AppState, KeyInfo, Snapshot};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use omniroute_protocol::{ApiError, ApiFormat};
 use omniroute_providers::ModelType;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// `(id, owned_by, type)` of everything routable: `alias/model` of providers with a usable
-/// connection, then enabled combos.
-fn routable(snap: &Snapshot) -> Vec<(String, String, &'static str)> {
+/// connection, then enabled combos; for a key limited to some models, only what it may use.
+fn routable(snap: &Snapshot, key: Option<&KeyInfo>) -> Vec<(String, String, &'static str)> {
     let mut out = Vec::new();
     for (p, model, kind) in snap.resolver.routable_models() {
-        if snap.usable(&p.id) {
-            out.push((
-                format!("{}/{}", p.alias, model),
-                p.id.clone(),
-                kind.as_str(),
-            ));
+        let id = format!("{}/{}", p.alias, model);
+        let allowed = key.is_none_or(|k| k.allows_name(&id) || k.allows_target(p, model));
+        if snap.usable(&p.id) && allowed {
+            out.push((id, p.id.clone(), kind.as_str()));
         }
     }
     for c in snap.resolver.combos().filter(|c| c.enabled) {
-        out.push((c.name.clone(), "combo".to_string(), "combo"));
+        let allowed = key.is_none_or(|k| {
+            k.allows_name(&c.name)
+                || snap.combo_steps.get(&c.name).is_some_and(|steps| {
+                    steps.iter().any(|s| k.allows_target(&s.provider, &s.model))
+                })
+        });
+        if allowed {
+            out.push((c.name.clone(), "combo".to_string(), "combo"));
+        }
     }
     out
 }
@@ -54,9 +60,13 @@ fn iso8601(unix: i64) -> String {
 }
 
 /// `GET /v1/models`: OpenAI list, or the Anthropic shape for Anthropic clients.
-pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub async fn list_models(
+    State(st): State<Arc<AppState>>,
+    key: Option<Extension<KeyInfo>>,
+    headers: HeaderMap,
+) -> Response {
     let snap = st.snapshot.load();
-    let models = routable(&snap);
+    let models = routable(&snap, key.as_ref().map(|k| &k.0));
     if headers.contains_key("anthropic-version") {
         let created = iso8601(snap.created);
         let data: Vec<Value> = models
@@ -86,10 +96,11 @@ pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
 pub async fn get_model(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
+    key: Option<Extension<KeyInfo>>,
     headers: HeaderMap,
 ) -> Response {
     let snap = st.snapshot.load();
-    match routable(&snap).into_iter().find(|(m, _, _)| *m == id) {
+    match routable(&snap, key.as_ref().map(|k| &k.0)).into_iter().find(|(m, _, _)| *m == id) {
         Some((id, owner, t)) if headers.contains_key("anthropic-version") => {
             let _ = (owner, t);
             Json(json!({"type": "model", "id": id, "display_name": id, "created_at": iso8601(snap.created)})).into_response()
@@ -123,9 +134,12 @@ fn gemini_model(id: &str) -> Value {
 }
 
 /// `GET /v1beta/models`: Gemini list shape.
-pub async fn gemini_list(State(st): State<Arc<AppState>>) -> Response {
+pub async fn gemini_list(
+    State(st): State<Arc<AppState>>,
+    key: Option<Extension<KeyInfo>>,
+) -> Response {
     let snap = st.snapshot.load();
-    let models: Vec<Value> = routable(&snap)
+    let models: Vec<Value> = routable(&snap, key.as_ref().map(|k| &k.0))
         .iter()
         .filter(|(_, _, t)| *t == ModelType::Chat.as_str() || *t == "combo")
         .map(|(id, _, _)| gemini_model(id))
@@ -134,11 +148,17 @@ pub async fn gemini_list(State(st): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /v1beta/models/{model}`
-pub async fn gemini_get(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+pub async fn gemini_get(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    key: Option<Extension<KeyInfo>>,
+) -> Response {
     let snap = st.snapshot.load();
+    let key = key.as_ref().map(|k| &k.0);
     let id = id.strip_prefix("models/").unwrap_or(&id).to_string();
-    if routable(&snap).iter().any(|(m, _, _)| *m == id)
-        || snap.resolver.resolve(&id, |p| snap.usable(p)).is_ok()
+    if routable(&snap, key).iter().any(|(m, _, _)| *m == id)
+        || (key.is_none_or(|k| k.allows_name(&id))
+            && snap.resolver.resolve(&id, |p| snap.usable(p)).is_ok())
     {
         return Json(gemini_model(&id)).into_response();
     }

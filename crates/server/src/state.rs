@@ -41,6 +41,35 @@ pub struct LiveConnection {
 pub struct KeyInfo {
     pub id: Arc<str>,
     pub name: Arc<str>,
+    /// Refused after this time (ms).
+    pub expires_at: Option<i64>,
+    /// Model patterns the key may use; `None` = every model.
+    pub models: Option<Arc<[String]>>,
+    /// Requests per minute.
+    pub rpm: Option<u32>,
+}
+
+impl KeyInfo {
+    /// Whether the key may use `model` as the client named it (a pattern matches the name:
+    /// `openai/*`, `cc/claude-*`, `my-combo`).
+    pub fn allows_name(&self, model: &str) -> bool {
+        self.models
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| omniroute_routing::glob(p, model)))
+    }
+
+    /// Whether the key may reach `model` at `provider` (by the provider's id or alias).
+    pub fn allows_target(&self, provider: &ProviderSpec, model: &str) -> bool {
+        self.models.as_ref().is_none_or(|ps| {
+            let (by_id, by_alias) = (
+                format!("{}/{model}", provider.id),
+                format!("{}/{model}", provider.alias),
+            );
+            ps.iter().any(|p| {
+                omniroute_routing::glob(p, &by_id) || omniroute_routing::glob(p, &by_alias)
+            })
+        })
+    }
 }
 
 /// Everything a request needs, immutable.
@@ -142,6 +171,8 @@ pub struct AppState {
     pub budgets: Arc<crate::budgets::Budgets>,
     /// Dashboard login: password, sessions, lockouts.
     pub auth: Arc<crate::auth::Auth>,
+    /// Per-key request windows for keys with an `rpm` limit.
+    pub key_rates: KeyRates,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -177,6 +208,7 @@ impl AppState {
             .map_err(StoreError::Invalid)?;
         Ok(Arc::new(AppState {
             auth: Arc::new(auth),
+            key_rates: KeyRates::default(),
             store: opts.store,
             catalog: opts.catalog,
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -414,6 +446,9 @@ pub async fn build_snapshot(
                 KeyInfo {
                     id: k.id.into(),
                     name: k.name.into(),
+                    expires_at: k.expires_at,
+                    models: k.models.map(Into::into),
+                    rpm: k.rpm,
                 },
             )
         })
@@ -582,4 +617,31 @@ fn default_pricing() -> &'static [omniroute_store::ModelPrice] {
             })
             .collect()
     })
+}
+
+/// Sliding one-minute windows of request starts per gateway key (only keys with an `rpm`).
+#[derive(Debug, Default)]
+pub struct KeyRates {
+    windows: std::sync::Mutex<HashMap<Arc<str>, std::collections::VecDeque<Instant>>>,
+}
+
+impl KeyRates {
+    /// Admit one request of key `id` under `rpm`, or say how long until a slot frees.
+    pub fn admit(&self, id: &Arc<str>, rpm: u32) -> Result<(), Duration> {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        let Ok(mut w) = self.windows.lock() else {
+            return Ok(());
+        };
+        let q = w.entry(id.clone()).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= minute) {
+            q.pop_front();
+        }
+        if q.len() >= rpm as usize {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(minute.saturating_sub(now.duration_since(oldest)));
+        }
+        q.push_back(now);
+        Ok(())
+    }
 }

@@ -168,6 +168,26 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub request_count: i64,
+    /// After this time (ms) the key is refused.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Model patterns the key may use (`openai/*`, `cc/claude-*`, a combo name); `None` = all.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// Requests per minute the key may make; `None` = unlimited.
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    /// When the secret was last replaced.
+    #[serde(default)]
+    pub rotated_at: Option<i64>,
+}
+
+/// What a key may do besides existing: expiry, model patterns, rate limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLimits {
+    pub expires_at: Option<i64>,
+    pub models: Option<Vec<String>>,
+    pub rpm: Option<u32>,
 }
 
 fn default_source() -> String {

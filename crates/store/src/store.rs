@@ -52,17 +52,26 @@ impl Store {
             .busy_timeout(Duration::from_secs(5))
             // 1 MiB page cache per connection (the default 2 MiB grows RSS as the log table fills)
             .pragma("cache_size", "-1024");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(3)
-            .min_connections(1)
-            .connect_with(opts)
+        // Migrations run on a connection of their own, closed before the pool opens: a pooled
+        // connection that had loaded the old schema would prepare `SELECT *` with the old
+        // column count and sqlx would index past its column list after SQLite re-prepares.
+        let setup = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
             .await?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        migrate(&pool).await?;
+        let migrated = migrate(&setup).await;
+        setup.close().await;
+        migrated?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(3)
+            .min_connections(1)
+            .connect_with(opts)
+            .await?;
         let log_path = path.to_path_buf();
         let log_db = tokio::task::spawn_blocking(move || LogDb::open(&log_path))
             .await
@@ -685,7 +694,70 @@ impl Store {
             revoked_at: r.try_get("revoked_at")?,
             last_used_at: r.try_get("last_used_at")?,
             request_count: r.try_get("request_count")?,
+            expires_at: r.try_get("expires_at")?,
+            models: r
+                .try_get::<Option<String>, _>("allowed_models")?
+                .and_then(|m| serde_json::from_str(&m).ok()),
+            rpm: r
+                .try_get::<Option<i64>, _>("rpm")?
+                .and_then(|v| u32::try_from(v).ok()),
+            rotated_at: r.try_get("rotated_at")?,
         })
+    }
+
+    /// Set a key's name and limits.
+    pub async fn update_key(&self, id: &str, name: &str, limits: &KeyLimits) -> Result<ApiKey> {
+        let models = limits
+            .models
+            .as_ref()
+            .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "[]".into()));
+        let n = sqlx::query(
+            "UPDATE api_keys SET name = $2, expires_at = $3, allowed_models = $4, rpm = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(limits.expires_at)
+        .bind(models)
+        .bind(limits.rpm.map(i64::from))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("gateway key `{id}`")));
+        }
+        self.get_key(id).await
+    }
+
+    pub async fn get_key(&self, id: &str) -> Result<ApiKey> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("gateway key `{id}`")))?;
+        Self::key_from_row(&row)
+    }
+
+    /// Replace a live key's secret (same id, name, limits and usage); the old secret stops
+    /// working at once. The new plaintext is returned once.
+    pub async fn rotate_key(&self, id: &str) -> Result<(ApiKey, Secret)> {
+        let key = generate_key();
+        let prefix: String = key.chars().take(8).collect();
+        let last4: String = key.chars().skip(key.len() - 4).collect();
+        let n = sqlx::query(
+            "UPDATE api_keys SET key_hash = $2, prefix = $3, last4 = $4, rotated_at = $5 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(hash_api_key(&key))
+        .bind(prefix)
+        .bind(last4)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("active gateway key `{id}`")));
+        }
+        Ok((self.get_key(id).await?, Secret::new(key)))
     }
 
     pub async fn list_keys(&self) -> Result<Vec<ApiKey>> {
@@ -699,12 +771,24 @@ impl Store {
 
     /// Generate a new key. The plaintext is returned once and never stored.
     pub async fn create_key(&self, name: &str) -> Result<(ApiKey, Secret)> {
-        let mut raw = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut raw);
-        let key = format!("sk-or-{}", hex::encode(raw));
+        self.create_key_with(name, &KeyLimits::default()).await
+    }
+
+    /// Generate a new key with limits. The plaintext is returned once and never stored.
+    pub async fn create_key_with(
+        &self,
+        name: &str,
+        limits: &KeyLimits,
+    ) -> Result<(ApiKey, Secret)> {
+        let key = generate_key();
         let rec = self
             .insert_key(&new_id("key"), name, &key, SOURCE_API)
             .await?;
+        let rec = if *limits == KeyLimits::default() {
+            rec
+        } else {
+            self.update_key(&rec.id, name, limits).await?
+        };
         Ok((rec, Secret::new(key)))
     }
 
@@ -978,4 +1062,11 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
         tracing::info!(version, "applied database migration");
     }
     Ok(())
+}
+
+/// `sk-or-` and 192 random bits in hex.
+fn generate_key() -> String {
+    let mut raw = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    format!("sk-or-{}", hex::encode(raw))
 }

@@ -461,7 +461,9 @@ pub async fn gemini(
     match method {
         "generateContent" => call.url_stream = Some(false),
         "streamGenerateContent" => call.url_stream = Some(true),
-        "countTokens" => return count_tokens_common(st, rid, headers, body, call).await,
+        "countTokens" => {
+            return count_tokens_common(st, rid, key.map(|k| k.0), headers, body, call).await
+        }
         other => {
             let e = ApiError::not_found(format!("unsupported Gemini method `{other}`"))
                 .with_code("unknown_route");
@@ -476,12 +478,14 @@ pub async fn gemini(
 pub async fn count_tokens(
     State(st): State<Arc<AppState>>,
     Extension(rid): Extension<RequestId>,
+    key: Option<Extension<KeyInfo>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     count_tokens_common(
         st,
         rid,
+        key.map(|k| k.0),
         headers,
         body,
         ClientCall::new(ApiFormat::Anthropic, "/v1/messages/count_tokens"),
@@ -492,6 +496,7 @@ pub async fn count_tokens(
 async fn count_tokens_common(
     st: Arc<AppState>,
     rid: RequestId,
+    key: Option<KeyInfo>,
     headers: HeaderMap,
     body: Body,
     call: ClientCall,
@@ -518,7 +523,7 @@ async fn count_tokens_common(
     // an Anthropic upstream counts exactly
     if fmt == ApiFormat::Anthropic {
         if let Ok((provider, upstream_model, conn)) =
-            route::first_candidate(&snap, &ir.model, &rid.0)
+            route::first_candidate(&snap, &ir.model, &rid.0, key.as_ref())
         {
             if provider.format == ApiFormat::Anthropic {
                 if let Some(n) =
@@ -810,6 +815,12 @@ async fn handle(
             );
         }
     }
+    // where the request may go (a key limited to some models is checked here, before any
+    // cached answer is served)
+    let plan = match route::plan(&snap, &model, &rid.0, key.as_ref()) {
+        Ok(p) => p,
+        Err(e) => return ex.fail(e),
+    };
     // idempotent duplicates and cached answers are served without an upstream call
     let tenant = key.as_ref().map(|k| k.id.as_ref());
     let idem = if snap.settings.idempotency_window_ms == 0 {
@@ -909,30 +920,27 @@ async fn handle(
                 .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
                 .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
                 .unwrap_or(false);
-        let resp = match route::plan(&snap, &model, &rid.0) {
-            Err(e) => ex.fail(e),
-            Ok(plan) => {
-                let r = route::Run {
-                    ctx: Ctx {
-                        snap: &snap,
-                        call: &call,
-                        req: &req,
-                        bytes: &bytes,
-                        headers: &headers,
-                        model: &model,
-                        stream,
-                        include_usage,
-                        rid: &rid,
-                    },
-                    res: &st.resilience,
-                    res_budgets: st.budgets.clone(),
-                    session,
-                    progress: progress_tx,
-                };
-                let resp = route::run(ex, &r, &plan).await;
-                drop(r);
-                resp
-            }
+        let resp = {
+            let r = route::Run {
+                ctx: Ctx {
+                    snap: &snap,
+                    call: &call,
+                    req: &req,
+                    bytes: &bytes,
+                    headers: &headers,
+                    model: &model,
+                    stream,
+                    include_usage,
+                    rid: &rid,
+                },
+                res: &st.resilience,
+                res_budgets: st.budgets.clone(),
+                session,
+                progress: progress_tx,
+            };
+            let resp = route::run(ex, &r, &plan).await;
+            drop(r);
+            resp
         };
         reuse::capture(
             resp,

@@ -6,7 +6,7 @@
 
 use super::failure::{FailKind, Failure};
 use super::{attempt, resolve_error, Ctx, Exchange};
-use crate::state::{LiveConnection, Snapshot};
+use crate::state::{KeyInfo, LiveConnection, Snapshot};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
@@ -52,13 +52,18 @@ impl Plan {
 
 /// The plan for `model`: a combo's steps come precomputed with the snapshot; anything else is
 /// resolved now (a single step, or the fallback chain).
-pub(super) fn plan(snap: &Snapshot, model: &str, rid: &str) -> Result<Plan, ApiError> {
+pub(super) fn plan(
+    snap: &Snapshot,
+    model: &str,
+    rid: &str,
+    key: Option<&KeyInfo>,
+) -> Result<Plan, ApiError> {
     let precomputed = snap
         .combo_steps
         .get(model)
         .filter(|_| !snap.resolver.has_alias(model));
     let (steps, combo) = match precomputed {
-        Some(steps) => (steps.clone(), Some(model)),
+        Some(steps) => (steps.clone(), Some(model.to_string())),
         None => {
             let exp = snap
                 .resolver
@@ -68,11 +73,30 @@ pub(super) fn plan(snap: &Snapshot, model: &str, rid: &str) -> Result<Plan, ApiE
                 tracing::warn!(request_id = rid, step = %sk.step, reason = ?sk.reason, "combo step skipped");
             }
             let combo = exp.steps.first().and_then(|s| s.path.first()).cloned();
-            let steps = Arc::new(exp.steps);
-            return finish_plan(snap, steps, combo.as_deref(), model);
+            (Arc::new(exp.steps), combo)
         }
     };
-    finish_plan(snap, steps, combo, model)
+    // a key limited to some models: the name it asked for may be allowed as a whole (a combo
+    // the owner listed), else only the steps whose `provider/model` it may reach remain
+    let steps = match key {
+        Some(k) if !k.allows_name(model) => {
+            let allowed: Vec<Step> = steps
+                .iter()
+                .filter(|s| k.allows_target(&s.provider, &s.model))
+                .cloned()
+                .collect();
+            if allowed.is_empty() {
+                return Err(ApiError::new(
+                    ErrorKind::PermissionDenied,
+                    format!("this gateway key may not use `{model}`"),
+                )
+                .with_code("model_not_allowed"));
+            }
+            Arc::new(allowed)
+        }
+        _ => steps,
+    };
+    finish_plan(snap, steps, combo.as_deref(), model)
 }
 
 fn finish_plan(
@@ -145,8 +169,9 @@ pub(super) fn first_candidate(
     snap: &Snapshot,
     model: &str,
     rid: &str,
+    key: Option<&KeyInfo>,
 ) -> Result<(Arc<ProviderSpec>, String, Arc<LiveConnection>), ApiError> {
-    let p = plan(snap, model, rid)?;
+    let p = plan(snap, model, rid, key)?;
     let found = p.iter().find_map(|st| {
         let conn = snap.connections.get(&st.provider.id)?.first()?;
         Some((st.provider.clone(), st.model.clone(), conn.clone()))
