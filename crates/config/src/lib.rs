@@ -8,7 +8,7 @@ pub mod settings;
 
 pub use apply::{apply, ApplySummary};
 pub use file::{load, parse, ConfigFile, Format};
-pub use settings::{GatewaySettings, ModelAlias, RateLimitSetting};
+pub use settings::{GatewaySettings, IpRateLimit, ModelAlias, RateLimitSetting};
 
 /// A configuration problem, always naming where it is.
 #[derive(Debug, thiserror::Error)]

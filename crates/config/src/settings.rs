@@ -107,6 +107,15 @@ pub struct GatewaySettings {
     pub require_login: bool,
     /// How long a dashboard session lasts.
     pub session_ttl_hours: u64,
+    /// Addresses or CIDR ranges allowed to connect (empty = everyone). This machine is always
+    /// allowed.
+    pub ip_allowlist: Vec<String>,
+    /// Addresses or CIDR ranges refused (this machine included, if listed).
+    pub ip_blocklist: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` is believed for the client's address.
+    pub trusted_proxies: Vec<String>,
+    /// Requests per client address per window (0 requests = off).
+    pub ip_rate_limit: IpRateLimit,
 }
 
 /// One wildcard alias.
@@ -127,6 +136,24 @@ pub struct RateLimitSetting {
     pub min_gap_ms: Option<u64>,
     /// Requests in flight at once.
     pub max_concurrent: Option<u32>,
+}
+
+/// A per-address request limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IpRateLimit {
+    /// Requests allowed per window (0 = no limit).
+    pub requests: u32,
+    pub window_ms: u64,
+}
+
+impl Default for IpRateLimit {
+    fn default() -> Self {
+        IpRateLimit {
+            requests: 0,
+            window_ms: 60_000,
+        }
+    }
 }
 
 /// Account selection strategies.
@@ -195,6 +222,10 @@ impl Default for GatewaySettings {
             otel_endpoint: String::new(),
             require_login: true,
             session_ttl_hours: 168,
+            ip_allowlist: Vec::new(),
+            ip_blocklist: Vec::new(),
+            trusted_proxies: Vec::new(),
+            ip_rate_limit: IpRateLimit::default(),
         }
     }
 }
@@ -231,6 +262,23 @@ impl GatewaySettings {
             "thinking_policy" => one_of(&s.thinking_policy, THINKING_POLICIES),
             "semantic_cache_threshold" if !(0.0..=1.0).contains(&s.semantic_cache_threshold) => {
                 Err("must be between 0 and 1".into())
+            }
+            "ip_allowlist" | "ip_blocklist" | "trusted_proxies" => {
+                let list = match key {
+                    "ip_allowlist" => &s.ip_allowlist,
+                    "ip_blocklist" => &s.ip_blocklist,
+                    _ => &s.trusted_proxies,
+                };
+                list.iter().try_for_each(|e| {
+                    let e = e.trim();
+                    e.parse::<ipnet::IpNet>()
+                        .map(|_| ())
+                        .or_else(|_| e.parse::<std::net::IpAddr>().map(|_| ()))
+                        .map_err(|_| format!("`{e}` is not an IP address or CIDR range"))
+                })
+            }
+            "ip_rate_limit" if s.ip_rate_limit.requests > 0 && s.ip_rate_limit.window_ms == 0 => {
+                Err("`window_ms` must be positive".into())
             }
             "session_ttl_hours" if s.session_ttl_hours == 0 || s.session_ttl_hours > 24 * 366 => {
                 Err("must be between 1 hour and a year".into())

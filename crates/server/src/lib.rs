@@ -9,6 +9,7 @@ pub mod cache;
 pub mod controls;
 pub mod error;
 pub mod idempotency;
+pub mod ipfilter;
 pub mod live;
 pub mod middleware;
 pub mod models;
@@ -75,6 +76,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         // the proxy enforces its own, configurable limit; the API bodies are small
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(middleware::request_id))
+        // outermost: who may connect at all, and the client's address everything else uses
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ipfilter::ip_filter,
+        ))
         .with_state(state)
 }
 

@@ -41,10 +41,16 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         Some(v) if valid_request_id(v) => v.into(),
         _ => new_request_id().into(),
     };
+    // the client's address as the IP filter decided it (a trusted proxy's forwarded one)
     let peer = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<crate::ipfilter::ClientIp>()
+        .map(|c| c.0)
+        .or_else(|| {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        });
     req.extensions_mut().insert(RequestId(id.clone(), peer));
     // debug level: creating an info span formats its fields on every request; events that
     // matter (failures) carry `request_id` themselves.
@@ -329,12 +335,16 @@ async fn audited(
         .get::<axum::extract::OriginalUri>()
         .map(|u| u.0.path().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
+    let client = req
+        .extensions()
+        .get::<crate::ipfilter::ClientIp>()
+        .map_or(peer.ip(), |c| c.0);
     let resp = next.run(req).await;
     let entry = omniroute_store::AuditEntry {
         id: 0,
         ts: omniroute_store::now_ms(),
         actor: who.actor(),
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client.to_string()),
         action: method.to_string(),
         target,
         status: resp.status().as_u16(),

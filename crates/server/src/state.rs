@@ -107,6 +107,8 @@ pub struct Snapshot {
     pub idempotency_max_bytes: usize,
     /// OpenTelemetry trace export, when on (kept across snapshots while the endpoint holds).
     pub otel: Option<Arc<crate::otel::Otel>>,
+    /// Who may connect: allow/block lists, trusted proxies, the per-address rate.
+    pub ip_rules: crate::ipfilter::IpRules,
 }
 
 impl Snapshot {
@@ -173,6 +175,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Auth>,
     /// Per-key request windows for keys with an `rpm` limit.
     pub key_rates: KeyRates,
+    /// Per-address request windows (the `ip_rate_limit` setting).
+    pub ip_rates: crate::ipfilter::IpRates,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -209,6 +213,7 @@ impl AppState {
         Ok(Arc::new(AppState {
             auth: Arc::new(auth),
             key_rates: KeyRates::default(),
+            ip_rates: crate::ipfilter::IpRates::default(),
             store: opts.store,
             catalog: opts.catalog,
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -585,6 +590,7 @@ pub async fn build_snapshot(
         idempotency,
         idempotency_max_bytes: IDEMPOTENT_MAX_BYTES,
         otel,
+        ip_rules: crate::ipfilter::IpRules::from_settings(&settings),
         resolver,
         provider_breakers,
         account_strategy,

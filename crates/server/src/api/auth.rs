@@ -5,6 +5,7 @@
 use super::{parse_body, ApiResult, St};
 use crate::auth::{self, CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::HttpError;
+use crate::ipfilter::ClientIp;
 use crate::middleware::{is_local, Principal};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -13,7 +14,7 @@ use axum::{Extension, Json};
 use omniroute_protocol::{ApiError, ErrorKind};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 fn err(kind: ErrorKind, code: &str, msg: impl Into<String>) -> HttpError {
@@ -31,7 +32,7 @@ fn conflict(code: &str, msg: impl Into<String>) -> HttpError {
 async fn audit(
     st: &crate::AppState,
     actor: &str,
-    ip: SocketAddr,
+    ip: IpAddr,
     action: &str,
     status: u16,
     detail: Option<String>,
@@ -40,7 +41,7 @@ async fn audit(
         id: 0,
         ts: omniroute_store::now_ms(),
         actor: actor.into(),
-        ip: Some(ip.ip().to_string()),
+        ip: Some(ip.to_string()),
         action: action.into(),
         target: "/api/auth".into(),
         status,
@@ -66,6 +67,7 @@ fn secure(st: &crate::AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
 async fn logged_in(
     st: &crate::AppState,
     peer: SocketAddr,
+    client: IpAddr,
     headers: &HeaderMap,
 ) -> Result<Response, HttpError> {
     let ttl = Duration::from_secs(st.snapshot.load().settings.session_ttl_hours * 3600);
@@ -74,7 +76,7 @@ async fn logged_in(
         .and_then(|v| v.to_str().ok());
     let (token, csrf, rec) = st
         .auth
-        .open_session(&st.store, ttl, Some(peer.ip()), ua)
+        .open_session(&st.store, ttl, Some(client), ua)
         .await
         .map_err(|e| HttpError::openai(ApiError::internal(e.to_string())))?;
     let secure = secure(st, peer, headers);
@@ -128,12 +130,13 @@ pub(super) struct PasswordBody {
 pub(super) async fn login(
     State(st): St,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, HttpError> {
-    let ip = peer.ip();
+    let ip = client.map_or(peer.ip(), |c| c.0 .0);
     if let Some(left) = st.auth.locked(ip) {
-        audit(&st, "anonymous", peer, "login_locked", 429, None).await;
+        audit(&st, "anonymous", ip, "login_locked", 429, None).await;
         return Ok(locked(left));
     }
     let b: PasswordBody = parse_body(&body)?;
@@ -148,7 +151,7 @@ pub(super) async fn login(
         audit(
             &st,
             "anonymous",
-            peer,
+            ip,
             "login_failed",
             401,
             lock.map(|_| "address locked out".to_string()),
@@ -164,8 +167,8 @@ pub(super) async fn login(
         ));
     }
     st.auth.succeeded(ip);
-    let resp = logged_in(&st, peer, &headers).await?;
-    audit(&st, "anonymous", peer, "login", 200, None).await;
+    let resp = logged_in(&st, peer, ip, &headers).await?;
+    audit(&st, "anonymous", ip, "login", 200, None).await;
     Ok(resp)
 }
 
@@ -191,9 +194,11 @@ pub(super) async fn setup(
     State(st): St,
     Extension(who): Extension<Principal>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, HttpError> {
+    let ip = client.map_or(peer.ip(), |c| c.0 .0);
     if st.auth.password().is_some() {
         return Err(conflict(
             "already_set_up",
@@ -201,7 +206,7 @@ pub(super) async fn setup(
         ));
     }
     if !(is_local(peer, &headers) || who == Principal::AdminToken) {
-        audit(&st, &who.actor(), peer, "setup_refused", 403, None).await;
+        audit(&st, &who.actor(), ip, "setup_refused", 403, None).await;
         return Err(err(
             ErrorKind::PermissionDenied,
             "setup_not_local",
@@ -216,8 +221,8 @@ pub(super) async fn setup(
         .set_password(&st.store, &b.password, false)
         .await
         .map_err(|e| HttpError::openai(ApiError::internal(e)))?;
-    audit(&st, &who.actor(), peer, "setup", 200, None).await;
-    logged_in(&st, peer, &headers).await
+    audit(&st, &who.actor(), ip, "setup", 200, None).await;
+    logged_in(&st, peer, ip, &headers).await
 }
 
 /// `POST /api/auth/logout`: end this session and clear its cookies.
