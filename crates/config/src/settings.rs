@@ -116,6 +116,10 @@ pub struct GatewaySettings {
     pub trusted_proxies: Vec<String>,
     /// Requests per client address per window (0 requests = off).
     pub ip_rate_limit: IpRateLimit,
+    /// Prompt-injection guard: `off`, `log`, `warn` or `block`.
+    pub injection_guard: String,
+    /// Its patterns (case-insensitive regular expressions); empty = the built-in set.
+    pub injection_patterns: Vec<String>,
 }
 
 /// One wildcard alias.
@@ -175,6 +179,8 @@ pub const COMBO_STRATEGIES: &[&str] = &[
     "cost_optimized",
     "p2c",
 ];
+/// Prompt-injection guard modes.
+pub const INJECTION_MODES: &[&str] = &["off", "log", "warn", "block"];
 /// Thinking-budget policies.
 pub const THINKING_POLICIES: &[&str] = &["passthrough", "auto", "custom", "adaptive"];
 
@@ -226,6 +232,8 @@ impl Default for GatewaySettings {
             ip_blocklist: Vec::new(),
             trusted_proxies: Vec::new(),
             ip_rate_limit: IpRateLimit::default(),
+            injection_guard: "off".into(),
+            injection_patterns: Vec::new(),
         }
     }
 }
@@ -260,6 +268,15 @@ impl GatewaySettings {
                 .try_for_each(|v| one_of(v, ACCOUNT_STRATEGIES)),
             "combo_strategy" => one_of(&s.combo_strategy, COMBO_STRATEGIES),
             "thinking_policy" => one_of(&s.thinking_policy, THINKING_POLICIES),
+            "injection_guard" => one_of(&s.injection_guard, INJECTION_MODES),
+            "injection_patterns" => s.injection_patterns.iter().try_for_each(|p| {
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(true)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map(|_| ())
+                    .map_err(|e| format!("pattern `{p}`: {e}"))
+            }),
             "semantic_cache_threshold" if !(0.0..=1.0).contains(&s.semantic_cache_threshold) => {
                 Err("must be between 0 and 1".into())
             }

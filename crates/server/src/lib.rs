@@ -8,6 +8,7 @@ pub mod budgets;
 pub mod cache;
 pub mod controls;
 pub mod error;
+pub mod guard;
 pub mod idempotency;
 pub mod ipfilter;
 pub mod live;

@@ -109,6 +109,8 @@ pub struct Snapshot {
     pub otel: Option<Arc<crate::otel::Otel>>,
     /// Who may connect: allow/block lists, trusted proxies, the per-address rate.
     pub ip_rules: crate::ipfilter::IpRules,
+    /// The prompt-injection guard, when on.
+    pub guard: Option<Arc<crate::guard::Guard>>,
 }
 
 impl Snapshot {
@@ -591,6 +593,7 @@ pub async fn build_snapshot(
         idempotency_max_bytes: IDEMPOTENT_MAX_BYTES,
         otel,
         ip_rules: crate::ipfilter::IpRules::from_settings(&settings),
+        guard: crate::guard::Guard::from_settings(&settings).map(Arc::new),
         resolver,
         provider_breakers,
         account_strategy,

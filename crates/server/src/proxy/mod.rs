@@ -815,6 +815,31 @@ async fn handle(
             );
         }
     }
+    // the prompt-injection guard sees the turn's new content before anything is sent
+    let mut injection_warning = None;
+    if let Some(g) = &snap.guard {
+        if let Some(f) = g.scan(call.format, &req) {
+            match g.mode {
+                crate::guard::Mode::Block => {
+                    tracing::warn!(request_id = %rid.0, pattern = f.index, "prompt injection blocked");
+                    return ex.fail(
+                        ApiError::invalid(format!(
+                            "the request was blocked by the prompt-injection guard (pattern #{})",
+                            f.index
+                        ))
+                        .with_code("prompt_injection_detected"),
+                    );
+                }
+                crate::guard::Mode::Warn => {
+                    tracing::warn!(request_id = %rid.0, pattern = f.index, "possible prompt injection (sent)");
+                    injection_warning = Some(f.index);
+                }
+                crate::guard::Mode::Log => {
+                    tracing::info!(request_id = %rid.0, pattern = f.index, "possible prompt injection (sent)");
+                }
+            }
+        }
+    }
     // where the request may go (a key limited to some models is checked here, before any
     // cached answer is served)
     let plan = match route::plan(&snap, &model, &rid.0, key.as_ref()) {
@@ -951,10 +976,17 @@ async fn handle(
         )
         .await
     };
-    match progress_rx {
+    let mut resp = match progress_rx {
         None => run.await,
         Some(rx) => stream::with_progress(client_format, rx, tokio::spawn(run)),
+    };
+    if let Some(n) = injection_warning {
+        if let Ok(v) = HeaderValue::from_str(&format!("pattern {n}")) {
+            resp.headers_mut()
+                .insert("x-omniroute-injection-warning", v);
+        }
     }
+    resp
 }
 
 /// `X-OmniRoute-Cost`: the request's cost in USD, when the model has a price.
