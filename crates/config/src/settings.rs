@@ -21,6 +21,10 @@ pub struct GatewaySettings {
     pub first_byte_timeout_ms: u64,
     /// Longest silence allowed between two chunks of an upstream body.
     pub idle_timeout_ms: u64,
+    /// Longest a committed stream may last before the gateway ends it with an error event.
+    pub max_stream_duration_ms: u64,
+    /// Largest a streamed response may grow before the gateway ends it with an error event.
+    pub max_stream_bytes: u64,
     /// Write a request-log row for every request (metadata; bodies are `request_bodies`).
     /// Off only to measure what logging costs, or for a gateway that must keep nothing.
     pub request_log: bool,
@@ -193,6 +197,8 @@ impl Default for GatewaySettings {
             connect_timeout_ms: 10_000,
             first_byte_timeout_ms: 300_000,
             idle_timeout_ms: 120_000,
+            max_stream_duration_ms: 3_600_000,
+            max_stream_bytes: 256 * 1024 * 1024,
             request_log: true,
             request_log_retention: 100_000,
             request_log_max_age_days: 30,
@@ -296,6 +302,11 @@ impl GatewaySettings {
             }
             "ip_rate_limit" if s.ip_rate_limit.requests > 0 && s.ip_rate_limit.window_ms == 0 => {
                 Err("`window_ms` must be positive".into())
+            }
+            "max_stream_duration_ms" | "max_stream_bytes"
+                if s.max_stream_duration_ms == 0 || s.max_stream_bytes == 0 =>
+            {
+                Err("must be positive".into())
             }
             "session_ttl_hours" if s.session_ttl_hours == 0 || s.session_ttl_hours > 24 * 366 => {
                 Err("must be between 1 hour and a year".into())

@@ -192,3 +192,76 @@ async fn per_address_rate_limit_and_lockout_follow_the_client_address() {
         .any(|e| e["action"] == "login_failed" && e["ip"] == "192.0.2.66"));
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_safety_credentials_stay_and_streams_are_capped() {
+    let (_dir, mock, gw) = setup().await;
+    // the client's own credentials and cookies never travel upstream
+    let r = reqwest::Client::new()
+        .post(gw.v1("/chat/completions"))
+        .header("authorization", "Bearer client-secret-token-123")
+        .header("cookie", "omniroute_session=abc; other=client-cookie-456")
+        .header("x-api-key", "client-x-api-key-789")
+        .json(&json!({"model": "n1/mock-small", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let up = mock.last_request().unwrap();
+    assert_eq!(
+        up.header("authorization"),
+        Some("Bearer sk-upstream-0123456789")
+    );
+    for (k, v) in &up.headers {
+        assert!(
+            !v.contains("client-secret-token-123")
+                && !v.contains("client-cookie-456")
+                && !v.contains("client-x-api-key-789"),
+            "client credential forwarded in {k}: {v}"
+        );
+        assert_ne!(k, "cookie");
+    }
+
+    // a committed stream that grows past the cap ends with an error event, not silently
+    let r = gw
+        .http
+        .put(gw.api("/settings"))
+        .json(&json!({"max_stream_bytes": 400}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = reqwest::Client::new()
+        .post(gw.v1("/chat/completions"))
+        .json(&json!({"model": "n1/mock-small", "stream": true,
+            "messages": [{"role": "user", "content": "[[mock:chunks=40]] a long enough answer to stream in many pieces"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("stream_too_large"), "{text}");
+    assert!(text.contains("maximum size"), "{text}");
+    // and one that lasts too long
+    gw.http
+        .put(gw.api("/settings"))
+        .json(&json!({"max_stream_bytes": 268435456, "max_stream_duration_ms": 300}))
+        .send()
+        .await
+        .unwrap();
+    let text = reqwest::Client::new()
+        .post(gw.v1("/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "n1/mock-small", "stream": true, "max_tokens": 64,
+            "messages": [{"role": "user", "content": "[[mock:chunks=20;delay=60]] slow answer in pieces"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("event: error"), "{text}");
+    assert!(text.contains("maximum duration"), "{text}");
+    gw.stop().await;
+}

@@ -989,6 +989,14 @@ async fn handle(
     resp
 }
 
+/// The committed stream's caps from the settings.
+fn stream_cap(snap: &Snapshot) -> stream::StreamCap {
+    stream::StreamCap::new(
+        Duration::from_millis(snap.settings.max_stream_duration_ms),
+        snap.settings.max_stream_bytes,
+    )
+}
+
 /// `X-OmniRoute-Cost`: the request's cost in USD, when the model has a price.
 fn cost_header(r: &mut Response, cost: Option<f64>) {
     if let Some(c) = cost {
@@ -1239,7 +1247,8 @@ async fn attempt(
     if stream {
         let json_array = call.format == ApiFormat::Gemini && !call.alt_sse;
         if passthrough && (is_sse || json_array) {
-            return stream::passthrough_stream(ex, resp, idle, is_sse, deadline).await;
+            let cap = stream_cap(snap);
+            return stream::passthrough_stream(ex, resp, idle, is_sse, deadline, cap).await;
         }
         if !is_sse {
             let body = upstream::read_limited(resp.into_body(), MAX_ERROR_BODY, idle)
@@ -1264,7 +1273,8 @@ async fn attempt(
             json_array,
         };
         let tr = StreamTranslator::new(provider.format, call.format, ctx.model, &opts);
-        return stream::translated_stream(ex, resp, idle, tr, json_array, deadline).await;
+        let cap = stream_cap(snap);
+        return stream::translated_stream(ex, resp, idle, tr, json_array, deadline, cap).await;
     }
 
     let left = deadline.saturating_duration_since(Instant::now());

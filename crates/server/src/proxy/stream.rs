@@ -255,6 +255,83 @@ fn stream_headers(r: &mut Response, json_array: bool) {
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
 }
 
+/// The gateway's own limits on a stream once it is committed: its total duration and size
+/// (`max_stream_duration_ms`, `max_stream_bytes`). A provider that never stops cannot hold a
+/// connection or the client's memory forever.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StreamCap {
+    pub until: Instant,
+    pub left: usize,
+}
+
+impl StreamCap {
+    pub(super) fn new(max_duration: Duration, max_bytes: u64) -> StreamCap {
+        StreamCap {
+            until: Instant::now() + max_duration,
+            left: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// Why a committed stream stops early.
+enum Stop {
+    Chunk(ChunkError),
+    TooLong,
+    TooLarge,
+}
+
+impl Stop {
+    /// (status for the log, message, code)
+    fn info(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            Stop::Chunk(ChunkError::Broken) => (
+                502,
+                "the provider's stream was cut off before it finished",
+                "upstream_stream_cut",
+            ),
+            Stop::Chunk(ChunkError::Idle) => (
+                504,
+                "the provider's stream stalled (idle timeout)",
+                "upstream_timeout",
+            ),
+            Stop::TooLong => (
+                504,
+                "the stream exceeded the gateway's maximum duration (max_stream_duration_ms)",
+                "stream_too_long",
+            ),
+            Stop::TooLarge => (
+                502,
+                "the stream exceeded the gateway's maximum size (max_stream_bytes)",
+                "stream_too_large",
+            ),
+        }
+    }
+}
+
+/// The next chunk of a committed stream within its idle timeout and its caps.
+async fn next_within(
+    body: &mut hyper::body::Incoming,
+    idle: Duration,
+    cap: &mut StreamCap,
+) -> Result<Option<Bytes>, Stop> {
+    let left = cap.until.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Stop::TooLong);
+    }
+    match upstream::next_chunk(body, idle.min(left)).await {
+        Ok(Some(c)) => {
+            if c.len() > cap.left {
+                return Err(Stop::TooLarge);
+            }
+            cap.left -= c.len();
+            Ok(Some(c))
+        }
+        Ok(None) => Ok(None),
+        Err(ChunkError::Idle) if Instant::now() >= cap.until => Err(Stop::TooLong),
+        Err(e) => Err(Stop::Chunk(e)),
+    }
+}
+
 /// Same format on both sides: forward the upstream bytes untouched. The response is held until
 /// the first data event; an error event (or an empty stream) before it becomes an HTTP error.
 pub(super) async fn passthrough_stream(
@@ -263,6 +340,7 @@ pub(super) async fn passthrough_stream(
     idle: Duration,
     is_sse: bool,
     deadline: Instant,
+    cap: StreamCap,
 ) -> Result<Response, (Exchange, Failure)> {
     let format = ex.format;
     let mut upstream_body = resp.into_body();
@@ -321,6 +399,7 @@ pub(super) async fn passthrough_stream(
         obs: Observer,
         head: Option<Bytes>,
         idle: Duration,
+        cap: StreamCap,
         ended: bool,
         done: bool,
         format: ApiFormat,
@@ -331,6 +410,7 @@ pub(super) async fn passthrough_stream(
         obs,
         head: Some(head.freeze()),
         idle,
+        cap,
         ended,
         done: false,
         format,
@@ -351,7 +431,7 @@ pub(super) async fn passthrough_stream(
             s.ex.finish(if err.is_some() { 502 } else { 200 }, err, usage);
             return None;
         }
-        match upstream::next_chunk(&mut s.body, s.idle).await {
+        match next_within(&mut s.body, s.idle, &mut s.cap).await {
             Ok(Some(chunk)) => {
                 s.obs.observe(&chunk);
                 s.ex.capture(&chunk);
@@ -366,18 +446,7 @@ pub(super) async fn passthrough_stream(
             }
             Err(e) => {
                 s.done = true;
-                let (status, msg, code) = match e {
-                    ChunkError::Broken => (
-                        502,
-                        "the provider's stream was cut off before it finished",
-                        "upstream_stream_cut",
-                    ),
-                    ChunkError::Idle => (
-                        504,
-                        "the provider's stream stalled (idle timeout)",
-                        "upstream_timeout",
-                    ),
-                };
+                let (status, msg, code) = e.info();
                 let event = stream_error_event(s.format, msg, code, &s.obs);
                 if s.obs.enabled {
                     s.ex.capture(&event);
@@ -410,6 +479,7 @@ pub(super) async fn translated_stream(
     mut tr: StreamTranslator,
     json_array: bool,
     deadline: Instant,
+    cap: StreamCap,
 ) -> Result<Response, (Exchange, Failure)> {
     let mut upstream_body = resp.into_body();
     let mut head = BytesMut::new();
@@ -481,6 +551,7 @@ pub(super) async fn translated_stream(
         tr: StreamTranslator,
         head: Option<Bytes>,
         idle: Duration,
+        cap: StreamCap,
         done: bool,
     }
     let s = S {
@@ -489,6 +560,7 @@ pub(super) async fn translated_stream(
         tr,
         head: Some(head.freeze()),
         idle,
+        cap,
         done: false,
     };
     let stream = futures_util::stream::unfold(s, |mut s| async move {
@@ -502,7 +574,7 @@ pub(super) async fn translated_stream(
                 return None;
             }
             let mut out = BytesMut::new();
-            match upstream::next_chunk(&mut s.body, s.idle).await {
+            match next_within(&mut s.body, s.idle, &mut s.cap).await {
                 Ok(Some(chunk)) => {
                     let pushed = s.tr.push(&chunk, &mut out);
                     if let Err(e) = pushed {
@@ -530,12 +602,7 @@ pub(super) async fn translated_stream(
                 }
                 Err(e) => {
                     s.done = true;
-                    let (status, msg) = match e {
-                        ChunkError::Broken => {
-                            (502, "the provider's stream was cut off before it finished")
-                        }
-                        ChunkError::Idle => (504, "the provider's stream stalled (idle timeout)"),
-                    };
+                    let (status, msg, _) = e.info();
                     s.tr.finish(StreamEnd::Aborted(msg.to_string()), &mut out);
                     s.ex.capture(&out);
                     s.ex.finish(status, Some(msg.into()), log_usage(&s.tr.usage()));
