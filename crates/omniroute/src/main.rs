@@ -143,6 +143,18 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     let store = Store::open(&data_dir.join("omniroute.db"), cipher)
         .await
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
+    // the key file a rotation may replace (none when the key comes from the environment)
+    let key_file = key_env
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .is_none()
+        .then(|| data_dir.join("secret.key"));
+    if let Some(f) = &key_file {
+        store
+            .recover_key_rotation(f)
+            .await
+            .map_err(|e| format!("finishing an interrupted encryption-key rotation: {e}"))?;
+    }
     let catalog = Arc::new(Catalog::builtin().map_err(|e| format!("built-in catalog: {e}"))?);
 
     if let Some(path) = &cli.config {
@@ -173,6 +185,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
             .map(Secret::new),
         env_require_key: require_key,
         data_dir: data_dir.clone(),
+        encryption_key_file: key_file.clone(),
     })
     .await
     .map_err(|e| format!("cannot load state: {e}"))?;

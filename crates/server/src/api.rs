@@ -85,6 +85,10 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/settings/{key}", axum::routing::delete(reset_setting))
         .route("/config/reload", post(reload_config))
+        .route(
+            "/security/rotate-encryption-key",
+            post(rotate_encryption_key),
+        )
         .route("/logs", get(logs))
         .route("/logs/proxy", get(proxy_log))
         .route("/logs/{id}", get(log_entry))
@@ -819,6 +823,24 @@ async fn revoke_key(State(st): St, Path(id): Path<String>) -> Result<StatusCode,
     st.store.revoke_key(&id).await?;
     refresh(&st).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/security/rotate-encryption-key`: re-encrypt every provider secret under a new
+/// random key (crash-safe; see `Store::rotate_encryption_key`). Refused when the key comes from
+/// `STORAGE_ENCRYPTION_KEY`: the environment is the owner's to change.
+async fn rotate_encryption_key(State(st): St) -> ApiResult {
+    let Some(file) = &st.encryption_key_file else {
+        return Err(HttpError::openai(
+            ApiError::invalid(
+                "the encryption key comes from STORAGE_ENCRYPTION_KEY: set a new value there (re-encrypting needs both keys, so export the connections first)",
+            )
+            .with_status(409)
+            .with_code("key_from_environment"),
+        ));
+    };
+    let n = st.store.rotate_encryption_key(file).await?;
+    refresh(&st).await?;
+    Ok(Json(json!({"rotated": true, "secrets_reencrypted": n})))
 }
 
 // ------------------------------------------------------------------ settings

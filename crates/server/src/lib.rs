@@ -14,6 +14,7 @@ pub mod ipfilter;
 pub mod live;
 pub mod middleware;
 pub mod models;
+pub mod openapi;
 pub mod otel;
 pub mod proxy;
 pub mod redact;
@@ -69,6 +70,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/openapi.json", get(openapi::serve))
         .merge(metrics)
         .nest("/v1", v1)
         .nest("/v1beta", v1beta)

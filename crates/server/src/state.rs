@@ -166,6 +166,8 @@ pub struct AppState {
     pub admin_token: Option<Secret>,
     pub env_require_key: Option<bool>,
     pub data_dir: PathBuf,
+    /// The encryption key's file, when rotation may replace it.
+    pub encryption_key_file: Option<PathBuf>,
     pub started: Instant,
     pub ready: AtomicBool,
     pub resilience: Arc<Resilience>,
@@ -184,6 +186,8 @@ pub struct AppState {
 
 /// What `AppState::new` needs.
 pub struct StateOptions {
+    /// The encryption key's file (`None` when `STORAGE_ENCRYPTION_KEY` provides the key).
+    pub encryption_key_file: Option<PathBuf>,
     pub store: Store,
     pub catalog: Arc<Catalog>,
     pub logs: LogWriter,
@@ -224,6 +228,7 @@ impl AppState {
             admin_token: opts.admin_token,
             env_require_key: opts.env_require_key,
             data_dir: opts.data_dir,
+            encryption_key_file: opts.encryption_key_file,
             started: Instant::now(),
             ready: AtomicBool::new(true),
             resilience,

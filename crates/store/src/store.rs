@@ -21,7 +21,11 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: SqlitePool,
-    cipher: Cipher,
+    /// Swapped by a key rotation.
+    cipher: Arc<std::sync::RwLock<Cipher>>,
+    /// Held by every write of an encrypted secret and by a key rotation, so that no secret is
+    /// written under the old key while the rotation rewrites them.
+    secret_lock: Arc<tokio::sync::Mutex<()>>,
     /// The request log's own write connection and size estimate.
     pub(crate) log_db: Arc<LogDb>,
 }
@@ -78,7 +82,8 @@ impl Store {
             .map_err(|e| StoreError::Invalid(format!("opening the request log: {e}")))??;
         Ok(Store {
             pool,
-            cipher,
+            cipher: Arc::new(std::sync::RwLock::new(cipher)),
+            secret_lock: Arc::default(),
             log_db: Arc::new(log_db),
         })
     }
@@ -97,8 +102,82 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub fn cipher(&self) -> &Cipher {
-        &self.cipher
+    /// The cipher in force (a copy: a rotation swaps it).
+    pub fn cipher(&self) -> Cipher {
+        match self.cipher.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Re-encrypt every stored secret under a new random key, then make it the key in
+    /// `key_file`. Crash-safe: the new key is written to `<key_file>.next` first, the secrets
+    /// are rewritten in one transaction, then the file is renamed over the old one;
+    /// [`Store::recover_key_rotation`] finishes or undoes an interrupted rotation at start.
+    /// Returns how many secrets were re-encrypted.
+    pub async fn rotate_encryption_key(&self, key_file: &Path) -> Result<usize> {
+        let _secrets = self.secret_lock.lock().await;
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let next_cipher = Cipher::from_key(&raw);
+        let next_path = next_key_path(key_file);
+        let _ = std::fs::remove_file(&next_path);
+        crate::crypto::write_private(&next_path, hex::encode(raw).as_bytes())?;
+        let old = self.cipher();
+        let mut tx = self.pool.begin().await?;
+        let rows =
+            sqlx::query("SELECT id, secret_enc FROM connections WHERE secret_enc IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let enc: String = r.try_get("secret_enc")?;
+            let plain = old.decrypt(&enc)?;
+            sqlx::query("UPDATE connections SET secret_enc = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(next_cipher.encrypt(plain.expose())?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        std::fs::rename(&next_path, key_file)?;
+        if let Some(dir) = key_file.parent() {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        if let Ok(mut c) = self.cipher.write() {
+            *c = next_cipher;
+        }
+        Ok(rows.len())
+    }
+
+    /// Finish or undo a rotation a crash interrupted: with `<key_file>.next` present, the
+    /// stored secrets tell which key they are under (the next one: it becomes the key; else it
+    /// is discarded). Returns whether the key changed.
+    pub async fn recover_key_rotation(&self, key_file: &Path) -> Result<bool> {
+        let next_path = next_key_path(key_file);
+        let Ok(text) = std::fs::read_to_string(&next_path) else {
+            return Ok(false);
+        };
+        let next = Cipher::from_key(&Cipher::parse_key(&text)?);
+        let sample: Option<String> = sqlx::query_scalar(
+            "SELECT secret_enc FROM connections WHERE secret_enc IS NOT NULL LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let under_next = sample.is_some_and(|enc| next.decrypt(&enc).is_ok());
+        if under_next {
+            std::fs::rename(&next_path, key_file)?;
+            if let Ok(mut c) = self.cipher.write() {
+                *c = next;
+            }
+            tracing::warn!("finished an interrupted encryption-key rotation");
+        } else {
+            std::fs::remove_file(&next_path)?;
+            tracing::warn!("discarded an interrupted encryption-key rotation");
+        }
+        Ok(under_next)
     }
 
     // ---------------------------------------------------------------- connections
@@ -106,7 +185,7 @@ impl Store {
     fn connection_from_row(&self, r: &SqliteRow) -> Result<Connection> {
         let secret_enc: Option<String> = r.try_get("secret_enc")?;
         let secret = match secret_enc {
-            Some(enc) => Some(self.cipher.decrypt(&enc)?),
+            Some(enc) => Some(self.cipher().decrypt(&enc)?),
             None => None,
         };
         Ok(Connection {
@@ -126,7 +205,7 @@ impl Store {
 
     fn encrypt_opt(&self, s: Option<&Secret>) -> Result<Option<String>> {
         s.filter(|s| !s.is_empty())
-            .map(|s| self.cipher.encrypt(s.expose()))
+            .map(|s| self.cipher().encrypt(s.expose()))
             .transpose()
     }
 
@@ -153,6 +232,7 @@ impl Store {
         input: ConnectionInput,
         source: &str,
     ) -> Result<Connection> {
+        let _secrets = self.secret_lock.lock().await;
         let id = new_id("conn");
         let now = now_ms();
         let res = sqlx::query(
@@ -187,6 +267,7 @@ impl Store {
         input: ConnectionInput,
         source: &str,
     ) -> Result<Connection> {
+        let _secrets = self.secret_lock.lock().await;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT id FROM connections WHERE provider = $1 AND name = $2")
                 .bind(&input.provider)
@@ -194,6 +275,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         let Some(id) = existing else {
+            drop(_secrets);
             return self.create_connection(input, source).await;
         };
         sqlx::query(
@@ -213,6 +295,7 @@ impl Store {
     }
 
     pub async fn update_connection(&self, id: &str, patch: ConnectionPatch) -> Result<Connection> {
+        let _secrets = self.secret_lock.lock().await;
         let cur = self.get_connection(id).await?;
         let secret = match patch.secret {
             Some(s) => s,
@@ -1069,4 +1152,11 @@ fn generate_key() -> String {
     let mut raw = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     format!("sk-or-{}", hex::encode(raw))
+}
+
+/// `secret.key` → `secret.key.next`.
+fn next_key_path(key_file: &Path) -> std::path::PathBuf {
+    let mut name = key_file.as_os_str().to_os_string();
+    name.push(".next");
+    std::path::PathBuf::from(name)
 }

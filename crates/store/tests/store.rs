@@ -216,3 +216,85 @@ async fn log_writer_flushes_on_drop_and_prunes() {
         rows.len()
     );
 }
+
+#[tokio::test]
+async fn encryption_key_rotation_and_crash_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("secret.key");
+    let store = open(dir.path()).await;
+    for (n, k) in [("a", "sk-aaaaaaaaaaaaaaaa"), ("b", "sk-bbbbbbbbbbbbbbbb")] {
+        store
+            .create_connection(conn(n, k), SOURCE_API)
+            .await
+            .unwrap();
+    }
+    let before = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(store.rotate_encryption_key(&key_file).await.unwrap(), 2);
+    let after = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(before, after, "a new key in the file");
+    assert!(!dir.path().join("secret.key.next").exists());
+    // the secrets read back with the new key, now and after reopening with the file
+    let secrets = |s: Vec<Connection>| -> Vec<String> {
+        s.iter()
+            .map(|c| c.secret.as_ref().unwrap().expose().to_string())
+            .collect()
+    };
+    assert_eq!(
+        secrets(store.list_connections().await.unwrap()),
+        ["sk-aaaaaaaaaaaaaaaa", "sk-bbbbbbbbbbbbbbbb"]
+    );
+    store.close().await;
+    let store = open(dir.path()).await;
+    assert_eq!(secrets(store.list_connections().await.unwrap()).len(), 2);
+    // the old key opens nothing any more
+    let old = Cipher::from_key(&Cipher::parse_key(&before).unwrap());
+    let enc: Vec<String> = store
+        .list_connections()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| {
+            store
+                .cipher()
+                .encrypt(c.secret.as_ref().unwrap().expose())
+                .unwrap()
+        })
+        .collect();
+    assert!(enc.iter().all(|e| old.decrypt(e).is_err()));
+
+    // a crash after the new key file was written but before the secrets were: the stale
+    // `.next` is discarded and the key stays
+    let next = dir.path().join("secret.key.next");
+    std::fs::write(&next, "11".repeat(32)).unwrap();
+    assert!(!store.recover_key_rotation(&key_file).await.unwrap());
+    assert!(!next.exists());
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), after);
+
+    // a crash after the secrets were rewritten but before the rename: the next key is taken
+    for c in store.list_connections().await.unwrap() {
+        store.delete_connection(&c.id).await.unwrap();
+    }
+    store.close().await;
+    let raw = [7u8; 32];
+    let plain = "sk-cccccccccccccccc";
+    // the database under the next key: written through a store opened with it
+    std::fs::write(&key_file, hex_of(&raw)).unwrap();
+    let under_next = open(dir.path()).await;
+    under_next
+        .create_connection(conn("c", plain), SOURCE_API)
+        .await
+        .unwrap();
+    under_next.close().await;
+    std::fs::write(&key_file, &after).unwrap();
+    std::fs::write(&next, hex_of(&raw)).unwrap();
+    let store = open(dir.path()).await;
+    assert!(store.recover_key_rotation(&key_file).await.unwrap());
+    assert!(!next.exists());
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), hex_of(&raw));
+    let c = store.list_connections().await.unwrap();
+    assert_eq!(c[0].secret.as_ref().unwrap().expose(), plain);
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
