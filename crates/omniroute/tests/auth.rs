@@ -600,3 +600,72 @@ async fn secure_cookies_and_the_login_requirement_setting() {
     assert_eq!(r.status(), 401);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_keys_for_automation() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Launch::new(dir.path())
+        .env("REQUIRE_API_KEY", "true")
+        .start()
+        .await;
+    let r = gw
+        .http
+        .post(gw.api("/keys"))
+        .json(&json!({"name": "ci-bot", "kind": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["kind"], "admin");
+    let (id, key) = (
+        v["id"].as_str().unwrap().to_string(),
+        v["key"].as_str().unwrap().to_string(),
+    );
+    // as a bearer or in X-Admin-Key, from outside too; named in the audit
+    let r = anonymous()
+        .get(gw.api("/connections"))
+        .bearer_auth(&key)
+        .header("x-forwarded-for", "203.0.113.3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = anonymous()
+        .put(gw.api("/settings"))
+        .header("x-admin-key", &key)
+        .json(&json!({"cache_ttl_ms": 999}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "no CSRF token needed without a cookie");
+    let audit: Value = gw.api_json("/audit").await;
+    assert!(audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["actor"] == format!("admin-key:{id}").as_str()));
+    // not a gateway key
+    let r = anonymous()
+        .post(gw.v1("/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // revoked: out
+    gw.http
+        .delete(gw.api(&format!("/keys/{id}")))
+        .send()
+        .await
+        .unwrap();
+    let r = anonymous()
+        .get(gw.api("/connections"))
+        .header("x-admin-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    gw.stop().await;
+}

@@ -349,7 +349,10 @@ async fn the_encryption_key_rotates_and_secrets_still_work() {
     let gw = start(dir.path(), &cfg).await;
     assert_eq!(call(&gw, "openai", "n1/mock-small", &key).await.0, 200);
     let up = mock.last_request().unwrap();
-    assert_eq!(up.header("authorization"), Some("Bearer sk-upstream-n1-0123456789"));
+    assert_eq!(
+        up.header("authorization"),
+        Some("Bearer sk-upstream-n1-0123456789")
+    );
     gw.stop().await;
 
     // a key from the environment is the owner's to change

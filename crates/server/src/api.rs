@@ -700,6 +700,8 @@ struct KeyBody {
     models: Option<Option<Vec<String>>>,
     /// `true` clears `models` (every model allowed).
     allow_all: Option<bool>,
+    /// `gateway` (default: for `/v1`) or `admin` (for `/api`: automation); set at creation.
+    kind: Option<String>,
     #[serde(default, deserialize_with = "present")]
     rpm: Option<Option<u32>>,
 }
@@ -783,8 +785,15 @@ async fn create_key(
     };
     let mut limits = omniroute_store::KeyLimits::default();
     b.apply(&mut limits)?;
-    let name = b.name.unwrap_or_else(|| "default".into());
-    let (rec, key) = st.store.create_key_with(&name, &limits).await?;
+    let name = b.name.clone().unwrap_or_else(|| "default".into());
+    let kind = b.kind.as_deref().unwrap_or("gateway");
+    if !matches!(kind, "gateway" | "admin") {
+        return Err(bad("`kind` is `gateway` or `admin`"));
+    }
+    let (mut rec, key) = st.store.create_key_with(&name, &limits).await?;
+    if kind == "admin" {
+        rec = st.store.set_key_kind(&rec.id, "admin").await?;
+    }
     refresh(&st).await?;
     let mut v = json!(rec);
     v["key"] = json!(key.expose());
@@ -795,6 +804,9 @@ async fn create_key(
 /// `PATCH /api/keys/{id}`: rename, set or clear the expiry, the model patterns, the rate limit.
 async fn update_key(State(st): St, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
     let b: KeyBody = parse_body(&body)?;
+    if b.kind.is_some() {
+        return Err(bad("a key's `kind` is chosen when it is created"));
+    }
     let cur = st.store.get_key(&id).await?;
     let mut limits = omniroute_store::KeyLimits {
         expires_at: cur.expires_at,

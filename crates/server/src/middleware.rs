@@ -183,6 +183,8 @@ pub enum Principal {
     Session(String),
     /// `OMNIROUTE_ADMIN_TOKEN`.
     AdminToken,
+    /// An admin key made in the API (its id).
+    AdminKey(String),
     /// This machine, with `require_login` off.
     Loopback,
     /// Nobody yet: only the public login routes see it.
@@ -195,6 +197,7 @@ impl Principal {
         match self {
             Principal::Session(h) => format!("session:{}", &h[..h.len().min(12)]),
             Principal::AdminToken => "admin-token".into(),
+            Principal::AdminKey(id) => format!("admin-key:{id}"),
             Principal::Loopback => "loopback".into(),
             Principal::Anonymous => "anonymous".into(),
         }
@@ -255,6 +258,18 @@ pub async fn api_guard(
                 req.extensions_mut().insert(Principal::AdminToken);
                 return audited(&st, peer, Principal::AdminToken, req, next).await;
             }
+        }
+        let admin_key = st
+            .snapshot
+            .load()
+            .admin_keys
+            .get(&omniroute_store::hash_api_key(p))
+            .filter(|(_, exp)| exp.is_none_or(|t| t > omniroute_store::now_ms()))
+            .map(|(id, _)| id.to_string());
+        if let Some(id) = admin_key {
+            let who = Principal::AdminKey(id);
+            req.extensions_mut().insert(who.clone());
+            return audited(&st, peer, who, req, next).await;
         }
         // a wrong key is an error even where a session would do: never fall through silently
         if !public || headers.contains_key("x-admin-key") {

@@ -140,7 +140,8 @@ fn bodies() -> Map<String, Value> {
             json!({"name": s(), "expires_at": {"type": ["integer", "null"]},
                    "expires_in_days": {"type": "number"},
                    "models": {"type": ["array", "null"], "items": s()},
-                   "allow_all": {"type": "boolean"}, "rpm": {"type": ["integer", "null"], "minimum": 1}}),
+                   "allow_all": {"type": "boolean"}, "rpm": {"type": ["integer", "null"], "minimum": 1},
+                   "kind": {"type": "string", "enum": ["gateway", "admin"]}}),
             &[],
         ),
     );

@@ -111,6 +111,8 @@ pub struct Snapshot {
     pub ip_rules: crate::ipfilter::IpRules,
     /// The prompt-injection guard, when on.
     pub guard: Option<Arc<crate::guard::Guard>>,
+    /// Admin keys (for `/api`): hash → (id, expiry).
+    pub admin_keys: HashMap<String, (Arc<str>, Option<i64>)>,
 }
 
 impl Snapshot {
@@ -447,11 +449,20 @@ pub async fn build_snapshot(
         })
         .collect::<Vec<_>>();
 
-    let keys = store
-        .list_keys()
-        .await?
+    let all_keys = store.list_keys().await?;
+    let admin_keys = all_keys
+        .iter()
+        .filter(|k| k.revoked_at.is_none() && k.kind == "admin")
+        .map(|k| {
+            (
+                k.key_hash.clone(),
+                (Arc::<str>::from(k.id.as_str()), k.expires_at),
+            )
+        })
+        .collect();
+    let keys = all_keys
         .into_iter()
-        .filter(|k| k.revoked_at.is_none())
+        .filter(|k| k.revoked_at.is_none() && k.kind != "admin")
         .map(|k| {
             (
                 k.key_hash,
@@ -599,6 +610,7 @@ pub async fn build_snapshot(
         otel,
         ip_rules: crate::ipfilter::IpRules::from_settings(&settings),
         guard: crate::guard::Guard::from_settings(&settings).map(Arc::new),
+        admin_keys,
         resolver,
         provider_breakers,
         account_strategy,

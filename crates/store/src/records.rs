@@ -180,6 +180,8 @@ pub struct ApiKey {
     /// When the secret was last replaced.
     #[serde(default)]
     pub rotated_at: Option<i64>,
+    /// `gateway` (for `/v1`) or `admin` (for `/api`, automation).
+    pub kind: String,
 }
 
 /// What a key may do besides existing: expiry, model patterns, rate limit.

@@ -785,7 +785,23 @@ impl Store {
                 .try_get::<Option<i64>, _>("rpm")?
                 .and_then(|v| u32::try_from(v).ok()),
             rotated_at: r.try_get("rotated_at")?,
+            kind: r.try_get("kind")?,
         })
+    }
+
+    /// Make a key a `gateway` or an `admin` key.
+    pub async fn set_key_kind(&self, id: &str, kind: &str) -> Result<ApiKey> {
+        if !matches!(kind, "gateway" | "admin") {
+            return Err(StoreError::Invalid(format!(
+                "key kind `{kind}`: gateway or admin"
+            )));
+        }
+        sqlx::query("UPDATE api_keys SET kind = $2 WHERE id = $1")
+            .bind(id)
+            .bind(kind)
+            .execute(&self.pool)
+            .await?;
+        self.get_key(id).await
     }
 
     /// Set a key's name and limits.

@@ -115,7 +115,9 @@ pub(super) async fn status(
         "principal": who.actor(),
         "require_login": st.snapshot.load().settings.require_login,
         // first run: who may set the password from here
-        "setup_allowed": pw.is_none() && (is_local(peer, &headers) || who == Principal::AdminToken),
+        "setup_allowed": pw.is_none()
+            && (is_local(peer, &headers)
+                || matches!(who, Principal::AdminToken | Principal::AdminKey(_))),
     })))
 }
 
@@ -205,7 +207,8 @@ pub(super) async fn setup(
             "a password is already set: log in, or change it with POST /api/auth/password",
         ));
     }
-    if !(is_local(peer, &headers) || who == Principal::AdminToken) {
+    if !(is_local(peer, &headers) || matches!(who, Principal::AdminToken | Principal::AdminKey(_)))
+    {
         audit(&st, &who.actor(), ip, "setup_refused", 403, None).await;
         return Err(err(
             ErrorKind::PermissionDenied,
@@ -278,7 +281,7 @@ pub(super) async fn change_password(
             }
             Some(h.clone())
         }
-        Principal::AdminToken | Principal::Loopback => None,
+        Principal::AdminToken | Principal::AdminKey(_) | Principal::Loopback => None,
         Principal::Anonymous => {
             return Err(err(
                 ErrorKind::Authentication,
