@@ -210,6 +210,11 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     if host.is_unspecified() {
         tracing::warn!("bound to all interfaces: anyone who can reach this machine can use the gateway unless REQUIRE_API_KEY=true");
     }
+    if state.auth.password().is_none() {
+        tracing::warn!(
+            "no dashboard password yet: set one from this machine (POST {url}/api/auth/setup), or start with INITIAL_PASSWORD; the management API answers only to a session or an admin key"
+        );
+    }
     if !cli.no_open {
         open_browser(&url);
     }
