@@ -669,3 +669,55 @@ async fn admin_keys_for_automation() {
     assert_eq!(r.status(), 401);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_sites_page_cannot_act_through_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Launch::new(dir.path()).start().await;
+    let setup = |extra: (&'static str, String)| {
+        let url = gw.api("/auth/setup");
+        async move {
+            anonymous()
+                .post(url)
+                .header(extra.0, extra.1)
+                .header("content-type", "text/plain")
+                .body(r#"{"password":"attacker-password-1"}"#)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // a no-cors POST from another site (first run: the password is up for grabs otherwise)
+    let r = setup(("origin", "http://evil.example".into())).await;
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "cross_site_request");
+    let r = setup(("sec-fetch-site", "cross-site".into())).await;
+    assert_eq!(r.status(), 403);
+    // DNS rebinding: the page's own host name reaches 127.0.0.1
+    let port = gw.url.rsplit(':').next().unwrap().to_string();
+    let r = setup(("host", format!("evil.example:{port}"))).await;
+    assert_eq!(r.status(), 403);
+    let status: Value = anonymous()
+        .get(gw.api("/auth/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["password_set"], false, "nothing was set");
+    // the same origin (the dashboard itself) is fine
+    let r = setup(("origin", gw.url.clone())).await;
+    assert_eq!(r.status(), 200);
+    // bodies on /api are bounded, even for the login routes
+    let r = anonymous()
+        .post(gw.api("/auth/login"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    gw.stop().await;
+}

@@ -370,3 +370,20 @@ async fn the_encryption_key_rotates_and_secrets_still_work() {
     assert_eq!(r.status(), 409);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_key_cannot_reach_the_fallback_chain_by_name() {
+    let (_dir, mock, gw) = setup().await;
+    gw.http
+        .put(gw.api("/settings"))
+        .json(&json!({"fallback_models": ["n2/mock-small"]}))
+        .send()
+        .await
+        .unwrap();
+    let (_, key) = new_key(&gw, json!({"name": "narrow", "models": ["nothing-*"]})).await;
+    // the name matches the pattern, resolves to nothing, and the fallback chain would serve it
+    let (status, v) = call(&gw, "openai", "nothing-here", &key).await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(calls(&mock, "sk-upstream-n2-0123456789"), 0);
+    gw.stop().await;
+}

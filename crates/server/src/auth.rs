@@ -52,9 +52,14 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Debug, Default)]
 struct Failures {
     count: u32,
+    /// Attempts being verified right now (they count against the limit until they end).
+    pending: u32,
     first: Option<Instant>,
     locked_until: Option<Instant>,
 }
+
+/// Password verifications at once (Argon2 takes ~19 MiB and tens of milliseconds each).
+const MAX_VERIFYING: usize = 4;
 
 /// Login state shared by the guard and the auth endpoints.
 pub struct Auth {
@@ -63,6 +68,7 @@ pub struct Auth {
     /// Live sessions by id hash.
     sessions: RwLock<HashMap<String, SessionRecord>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
+    verifying: tokio::sync::Semaphore,
     /// `AUTH_COOKIE_SECURE=true`: cookies are `Secure` on every response.
     pub cookie_secure: bool,
 }
@@ -193,6 +199,7 @@ impl Auth {
             password: RwLock::new(password),
             sessions: RwLock::new(sessions),
             failures: Mutex::new(HashMap::new()),
+            verifying: tokio::sync::Semaphore::new(MAX_VERIFYING),
             cookie_secure,
         })
     }
@@ -230,10 +237,40 @@ impl Auth {
         let Some(rec) = self.password() else {
             return false;
         };
+        let Ok(_permit) = self.verifying.acquire().await else {
+            return false;
+        };
         let plain = plain.to_string();
         tokio::task::spawn_blocking(move || verify_password(&plain, &rec.password_hash))
             .await
             .unwrap_or(false)
+    }
+
+    /// Start a login attempt from `ip`: refused while it is locked out, or while the attempts
+    /// already being verified would reach the limit (parallel guesses count before they end).
+    pub fn begin_attempt(&self, ip: IpAddr) -> Result<(), Duration> {
+        let Ok(mut f) = self.failures.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let e = f.entry(ip).or_default();
+        if let Some(until) = e.locked_until {
+            if until > now {
+                return Err(until - now);
+            }
+            e.locked_until = None;
+        }
+        if e.first
+            .is_some_and(|t| now.duration_since(t) >= FAILURE_WINDOW)
+        {
+            e.count = 0;
+            e.first = None;
+        }
+        if e.count + e.pending >= MAX_FAILURES {
+            return Err(Duration::from_secs(1));
+        }
+        e.pending += 1;
+        Ok(())
     }
 
     fn sign(&self, payload: &str) -> Vec<u8> {
@@ -370,17 +407,25 @@ impl Auth {
                         .is_some_and(|t| now.duration_since(t) < FAILURE_WINDOW)
             });
             if f.len() >= MAX_TRACKED {
-                if let Some(oldest) = f.iter().min_by_key(|(_, e)| e.first).map(|(k, _)| *k) {
+                // the oldest failure that is not a lockout
+                if let Some(oldest) = f
+                    .iter()
+                    .filter(|(_, e)| e.locked_until.is_none())
+                    .min_by_key(|(_, e)| e.first)
+                    .map(|(k, _)| *k)
+                {
                     f.remove(&oldest);
                 }
             }
         }
         let e = f.entry(ip).or_default();
+        e.pending = e.pending.saturating_sub(1);
         if e.first
             .is_none_or(|t| now.duration_since(t) >= FAILURE_WINDOW)
         {
             *e = Failures {
                 count: 0,
+                pending: e.pending,
                 first: Some(now),
                 locked_until: None,
             };
@@ -399,6 +444,15 @@ impl Auth {
     pub fn succeeded(&self, ip: IpAddr) {
         if let Ok(mut f) = self.failures.lock() {
             f.remove(&ip);
+        }
+    }
+
+    /// An attempt that ended without a verdict (a malformed body): release its slot.
+    pub fn abandoned(&self, ip: IpAddr) {
+        if let Ok(mut f) = self.failures.lock() {
+            if let Some(e) = f.get_mut(&ip) {
+                e.pending = e.pending.saturating_sub(1);
+            }
         }
     }
 }
@@ -460,6 +514,7 @@ mod tests {
             password: RwLock::new(None),
             sessions: RwLock::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            verifying: tokio::sync::Semaphore::new(MAX_VERIFYING),
             cookie_secure: false,
         }
     }

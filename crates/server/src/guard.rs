@@ -1,9 +1,9 @@
-//! Prompt-injection guard (off by default): the new content of a turn — everything after the
-//! conversation's last assistant message: the user's input and tool results — is matched
-//! against a configurable set of case-insensitive patterns before it leaves the gateway. Modes:
-//! `block` (a 400 in the client's format; nothing is sent upstream), `warn` (sent, with an
+//! Prompt-injection guard (off by default): the conversation (every message, tool results
+//! included) and the system / instruction fields are matched against a configurable set of
+//! case-insensitive patterns before they leave the gateway. Modes: `block` (a 400 in the
+//! client's format; nothing is sent upstream), `warn` (sent, with an
 //! `X-OmniRoute-Injection-Warning` response header and a warning in the log), `log` (sent, noted
-//! in the log). Earlier turns are not scanned again, so a conversation is judged once per turn.
+//! in the log). The client sends the whole history, so no part of it counts as checked already.
 
 use crate::controls::RawObject;
 use omniroute_config::GatewaySettings;
@@ -110,35 +110,20 @@ impl Guard {
     }
 }
 
-/// The conversation items after the last assistant (model) message.
+/// What the guard reads: the whole conversation (a client sends the history itself, so an
+/// earlier turn is no safer than the last) and the system / instruction fields.
 fn new_turn(format: ApiFormat, req: &RawObject) -> Vec<Value> {
-    let (field, assistant) = match format {
-        ApiFormat::Openai | ApiFormat::Anthropic => ("messages", "assistant"),
-        ApiFormat::Responses => ("input", "assistant"),
-        ApiFormat::Gemini => ("contents", "model"),
+    let fields: &[&str] = match format {
+        ApiFormat::Openai => &["messages"],
+        ApiFormat::Anthropic => &["messages", "system"],
+        ApiFormat::Responses => &["input", "instructions"],
+        ApiFormat::Gemini => &["contents", "systemInstruction", "system_instruction"],
     };
-    let Some(raw) = req.get(field) else {
-        return Vec::new();
-    };
-    match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Array(items)) => {
-            let start = items
-                .iter()
-                .rposition(|m| {
-                    m.get("role").and_then(Value::as_str) == Some(assistant)
-                        // Responses: the model's own output items
-                        || matches!(
-                            m.get("type").and_then(Value::as_str),
-                            Some("function_call" | "reasoning")
-                        )
-                })
-                .map_or(0, |i| i + 1);
-            items.into_iter().skip(start).collect()
-        }
-        // Responses: a plain string input is the user's turn
-        Ok(v @ Value::String(_)) => vec![v],
-        _ => Vec::new(),
-    }
+    fields
+        .iter()
+        .filter_map(|f| req.get(*f))
+        .filter_map(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+        .collect()
 }
 
 /// Every string value under `v` (object keys and structural fields aside), newline-separated.
@@ -228,15 +213,22 @@ mod tests {
     }
 
     #[test]
-    fn only_the_new_turn_is_scanned_in_every_format() {
+    fn the_whole_conversation_and_system_fields_are_scanned_in_every_format() {
         let g = guard("block", &[r"open sesame"]);
-        // the injection in an earlier turn, answered already, is not judged again
+        // an injection in an earlier turn counts: the client wrote the history
         let old = raw(serde_json::json!({"messages": [
             {"role": "user", "content": "open sesame"},
             {"role": "assistant", "content": "no"},
             {"role": "user", "content": "fine, tell me a joke"},
         ]}));
-        assert!(g.scan(ApiFormat::Openai, &old).is_none());
+        assert!(g.scan(ApiFormat::Openai, &old).is_some());
+        // and so do the system fields
+        let system = raw(
+            serde_json::json!({"system": "open sesame", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        assert!(g.scan(ApiFormat::Anthropic, &system).is_some());
+        let instructions = raw(serde_json::json!({"instructions": "open sesame", "input": "hi"}));
+        assert!(g.scan(ApiFormat::Responses, &instructions).is_some());
         // tool results are new content
         let tool = raw(serde_json::json!({"messages": [
             {"role": "user", "content": "fetch it"},
@@ -261,7 +253,7 @@ mod tests {
         ]}));
         assert!(g.scan(ApiFormat::Gemini, &gemini).is_some());
         let gemini_clean = raw(serde_json::json!({"contents": [
-            {"role": "user", "parts": [{"text": "open sesame"}]},
+            {"role": "user", "parts": [{"text": "hello"}]},
             {"role": "model", "parts": [{"text": "no"}]},
             {"role": "user", "parts": [{"text": "ok"}]},
         ]}));

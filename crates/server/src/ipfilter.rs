@@ -86,25 +86,26 @@ impl IpRules {
         if let Some(ip) = forwarded.iter().rev().find(|ip| !self.trusted(**ip)) {
             return *ip;
         }
-        if let Some(ip) = forwarded.first() {
-            return *ip;
-        }
+        // every forwarded hop is a trusted proxy (or there is none): a client-made
+        // `X-Forwarded-For: 127.0.0.1` must not make it look local, so only `X-Real-IP` (set by
+        // the proxy itself) or the peer count
         headers
             .get("x-real-ip")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+            .filter(|ip| !self.trusted(*ip))
             .unwrap_or(peer)
     }
 
     /// Why `ip` may not connect, if it may not.
-    pub fn refused(&self, ip: IpAddr) -> Option<&'static str> {
+    /// `direct`: the address is the TCP peer's (only then is loopback exempt from the
+    /// allowlist; a forwarded loopback address is not this machine).
+    pub fn refused(&self, ip: IpAddr, direct: bool) -> Option<&'static str> {
         if self.block.iter().any(|n| n.contains(&ip)) {
             return Some("blocked");
         }
-        if !self.allow.is_empty()
-            && !ip.is_loopback()
-            && !self.allow.iter().any(|n| n.contains(&ip))
-        {
+        let this_machine = direct && ip.is_loopback();
+        if !self.allow.is_empty() && !this_machine && !self.allow.iter().any(|n| n.contains(&ip)) {
             return Some("not on the allowlist");
         }
         None
@@ -157,7 +158,7 @@ pub async fn ip_filter(
     let ip = rules.client_ip(peer.ip(), req.headers());
     let path = req.uri().path().to_string();
     let format = crate::middleware::format_for_path(&path);
-    if let Some(why) = rules.refused(ip) {
+    if let Some(why) = rules.refused(ip, ip == peer.ip()) {
         tracing::warn!(client_ip = %ip, path = %path, "refused: address {why}");
         return render(
             &ApiError::new(
@@ -231,6 +232,17 @@ mod tests {
             "203.0.113.9".parse::<IpAddr>().unwrap()
         );
         assert_eq!(t.client_ip(peer, &HeaderMap::new()), peer);
+        // a client-made entry that is itself "trusted" does not replace the peer
+        assert_eq!(t.client_ip(peer, &xff("10.9.9.9")), peer);
+        let lo = rules(&[], &[], &["127.0.0.1"]);
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(lo.client_ip(local, &xff("127.0.0.1")), local);
+        let r = rules(&["198.51.100.0/24"], &[], &[]);
+        assert_eq!(
+            r.refused("127.0.0.1".parse().unwrap(), false),
+            Some("not on the allowlist"),
+            "a forwarded loopback address is not this machine"
+        );
         let mut real = HeaderMap::new();
         real.insert("x-real-ip", "198.51.100.4".parse().unwrap());
         assert_eq!(
@@ -247,14 +259,21 @@ mod tests {
             &[],
         );
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(r.refused(ip("198.51.100.7")), None);
-        assert_eq!(r.refused(ip("2001:db8::1")), None);
-        assert_eq!(r.refused(ip("198.51.100.66")), Some("blocked"));
-        assert_eq!(r.refused(ip("203.0.113.1")), Some("not on the allowlist"));
-        assert_eq!(r.refused(ip("127.0.0.1")), None, "this machine stays in");
+        assert_eq!(r.refused(ip("198.51.100.7"), true), None);
+        assert_eq!(r.refused(ip("2001:db8::1"), true), None);
+        assert_eq!(r.refused(ip("198.51.100.66"), true), Some("blocked"));
+        assert_eq!(
+            r.refused(ip("203.0.113.1"), true),
+            Some("not on the allowlist")
+        );
+        assert_eq!(
+            r.refused(ip("127.0.0.1"), true),
+            None,
+            "this machine stays in"
+        );
         let b = rules(&[], &["127.0.0.0/8"], &[]);
         assert_eq!(
-            b.refused(ip("127.0.0.1")),
+            b.refused(ip("127.0.0.1"), true),
             Some("blocked"),
             "unless blocked"
         );

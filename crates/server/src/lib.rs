@@ -58,10 +58,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(proxy::gemini).get(models::gemini_get),
         )
         .layer(auth());
-    let api = api::router().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        middleware::api_guard,
-    ));
+    // management bodies are small: 4 MiB at most (the login routes answer anyone)
+    let api = api::router().layer(DefaultBodyLimit::max(4 << 20)).layer(
+        axum::middleware::from_fn_with_state(state.clone(), middleware::api_guard),
+    );
     // Prometheus scrapes `/metrics`; it shows provider and connection ids, so it is guarded
     // like `/api` (a session or an admin key)
     let metrics = Router::new().route("/metrics", get(api::metrics)).layer(

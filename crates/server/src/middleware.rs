@@ -204,12 +204,48 @@ impl Principal {
     }
 }
 
-/// Whether the TCP peer is this machine and no proxy put headers in between.
+/// Whether the caller is on this machine: a loopback TCP peer, no proxy headers, and a `Host`
+/// naming this machine (a reverse proxy that adds no headers still forwards the public host
+/// name, and a DNS-rebinding page uses its own).
 pub fn is_local(peer: SocketAddr, headers: &HeaderMap) -> bool {
     let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
         .iter()
         .any(|h| headers.contains_key(*h));
-    peer.ip().is_loopback() && !proxied
+    peer.ip().is_loopback() && !proxied && loopback_host(headers)
+}
+
+/// Whether the `Host` header is `localhost` or a loopback address (any port).
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(h) = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let host = match h.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => h.rsplit_once(':').map_or(h, |(a, _)| a),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A page of another site calling in through the user's browser: `Sec-Fetch-Site:
+/// cross-site`, or an `Origin` that is not this `Host`.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if get("sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+        return true;
+    }
+    match (get("origin"), get("host")) {
+        (Some(origin), Some(host)) => !origin
+            .split_once("://")
+            .is_some_and(|(_, o)| o.eq_ignore_ascii_case(host)),
+        (Some(_), None) => true,
+        _ => false,
+    }
 }
 
 /// The admin credential presented: `Authorization: Bearer …` or `X-Admin-Key`.
@@ -251,6 +287,19 @@ pub async fn api_guard(
         .unwrap_or_else(|| req.uri().path().to_string());
     let public = PUBLIC_API.contains(&path.as_str());
     let headers = req.headers();
+    let unsafe_method = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    // no state change from another site's page, whatever it would authenticate as (this
+    // machine, a first-run setup): scripts with an admin key send no Origin
+    if unsafe_method && presented_admin(headers).is_none() && cross_site(headers) {
+        return deny(
+            ErrorKind::PermissionDenied,
+            "cross_site_request",
+            "state-changing calls from another site's page are refused",
+        );
+    }
 
     if let Some(p) = presented_admin(headers) {
         if let Some(token) = &st.admin_token {
@@ -284,10 +333,6 @@ pub async fn api_guard(
     if let Some(sess) =
         crate::auth::cookie(headers, crate::auth::SESSION_COOKIE).and_then(|t| st.auth.session(t))
     {
-        let unsafe_method = !matches!(
-            *req.method(),
-            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-        );
         if unsafe_method {
             let ok = headers
                 .get(crate::auth::CSRF_HEADER)

@@ -137,12 +137,19 @@ pub(super) async fn login(
     body: axum::body::Bytes,
 ) -> Result<Response, HttpError> {
     let ip = client.map_or(peer.ip(), |c| c.0 .0);
-    if let Some(left) = st.auth.locked(ip) {
+    if let Err(left) = st.auth.begin_attempt(ip) {
         audit(&st, "anonymous", ip, "login_locked", 429, None).await;
         return Ok(locked(left));
     }
-    let b: PasswordBody = parse_body(&body)?;
+    let b: PasswordBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            st.auth.abandoned(ip);
+            return Err(e);
+        }
+    };
     if st.auth.password().is_none() {
+        st.auth.abandoned(ip);
         return Err(conflict(
             "setup_required",
             "no password is set yet: set one with POST /api/auth/setup (from this machine) or start with INITIAL_PASSWORD",

@@ -78,8 +78,11 @@ pub(super) fn plan(
     };
     // a key limited to some models: the name it asked for may be allowed as a whole (a combo
     // the owner listed), else only the steps whose `provider/model` it may reach remain
+    // the name counts only for a combo the owner made (an alias or the global fallback chain
+    // must not take a key past its patterns)
+    let named_combo = precomputed.is_some() && key.is_some_and(|k| k.allows_name(model));
     let steps = match key {
-        Some(k) if !k.allows_name(model) => {
+        Some(k) if k.models.is_some() && !named_combo => {
             let allowed: Vec<Step> = steps
                 .iter()
                 .filter(|s| k.allows_target(&s.provider, &s.model))
