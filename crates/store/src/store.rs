@@ -140,14 +140,16 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        // the secrets are under the new key from here on: use it at once (the file follows; a
+        // crash before the rename is finished at the next start)
+        if let Ok(mut c) = self.cipher.write() {
+            *c = next_cipher;
+        }
         std::fs::rename(&next_path, key_file)?;
         if let Some(dir) = key_file.parent() {
             if let Ok(d) = std::fs::File::open(dir) {
                 let _ = d.sync_all();
             }
-        }
-        if let Ok(mut c) = self.cipher.write() {
-            *c = next_cipher;
         }
         Ok(rows.len())
     }
@@ -161,12 +163,12 @@ impl Store {
             return Ok(false);
         };
         let next = Cipher::from_key(&Cipher::parse_key(&text)?);
-        let sample: Option<String> = sqlx::query_scalar(
-            "SELECT secret_enc FROM connections WHERE secret_enc IS NOT NULL LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        let under_next = sample.is_some_and(|enc| next.decrypt(&enc).is_ok());
+        // the rotation rewrote every secret in one transaction: all of them are under one key
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT secret_enc FROM connections WHERE secret_enc IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        let under_next = !stored.is_empty() && stored.iter().all(|enc| next.decrypt(enc).is_ok());
         if under_next {
             std::fs::rename(&next_path, key_file)?;
             if let Ok(mut c) = self.cipher.write() {
