@@ -102,13 +102,14 @@ pub async fn gateway_auth(
     let snap = st.snapshot.load();
     let presented = presented_key(req.headers(), req.uri().query());
     let key: Option<KeyInfo> = presented.and_then(|k| snap.key(k)).cloned();
-    // nested routers see the path without their prefix: use the original URI
-    let path = req
+    // nested routers see the path without their prefix: use the original URI (borrowed: no
+    // allocation on the way through)
+    let original = req
         .extensions()
         .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.path().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
-    let format = format_for_path(&path);
+        .cloned();
+    let path = original.as_ref().map_or(req.uri().path(), |u| u.0.path());
+    let format = format_for_path(path);
     let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     if let Some(k) = &key {
         if k.expires_at.is_some_and(|t| t <= omniroute_store::now_ms()) {
