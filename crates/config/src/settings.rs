@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Every runtime setting the gateway reads. Stored as key/value rows; unknown keys are refused.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
@@ -127,6 +129,8 @@ pub struct GatewaySettings {
 }
 
 /// One wildcard alias.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelAlias {
@@ -135,6 +139,8 @@ pub struct ModelAlias {
 }
 
 /// A per-connection rate limit; absent fields are unlimited.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSetting {
@@ -147,6 +153,8 @@ pub struct RateLimitSetting {
 }
 
 /// A per-address request limit.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IpRateLimit {

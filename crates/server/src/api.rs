@@ -26,7 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod auth;
+mod evals;
 mod runtime;
+mod translator;
 pub use runtime::metrics;
 
 type ApiResult<T = Json<Value>> = Result<T, HttpError>;
@@ -57,6 +59,7 @@ pub fn router() -> Router<Arc<AppState>> {
                 .put(update_connection)
                 .delete(delete_connection),
         )
+        .route("/connections/test", post(test_credentials))
         .route("/connections/{id}/test", post(test_connection))
         .route("/provider-nodes", get(list_nodes).post(create_node))
         .route(
@@ -104,6 +107,18 @@ pub fn router() -> Router<Arc<AppState>> {
             axum::routing::delete(runtime::delete_budget),
         )
         .route("/health", get(health))
+        .route("/evals/sets", get(evals::list_sets).post(evals::create_set))
+        .route(
+            "/evals/sets/{id}",
+            axum::routing::put(evals::update_set).delete(evals::delete_set),
+        )
+        .route("/evals/runs", get(evals::list_runs).post(evals::start_run))
+        .route(
+            "/evals/runs/{id}",
+            get(evals::get_run).delete(evals::delete_run),
+        )
+        .route("/translate", post(translator::translate))
+        .route("/translator/chat", post(translator::chat))
         .route("/live/requests", get(crate::live::requests))
         .route("/live/console", get(crate::live::console))
         .route("/resilience", get(runtime::get_state))
@@ -290,8 +305,7 @@ async fn delete_connection(State(st): St, Path(id): Path<String>) -> Result<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Check a connection against its upstream: the model list when the provider has one, else a
-/// one-token completion in the provider's native format.
+/// Check a saved connection against its upstream (see [`probe`]).
 async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
     let c = st.store.get_connection(&id).await?;
     let snap = st.snapshot.load_full();
@@ -302,8 +316,47 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
         .ok_or_else(|| bad(format!("provider `{}` no longer exists", c.provider)))?;
     let base = c.base_url.clone().unwrap_or_else(|| spec.base_url.clone());
     let secret = c.secret.as_ref().map(|s| s.expose());
+    Ok(Json(probe(&snap, &spec, &base, secret).await))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestBody {
+    provider: String,
+    #[serde(default, alias = "apiKey", alias = "token")]
+    api_key: Option<String>,
+    #[serde(default)]
+    base_url: Option<String>,
+}
+
+/// `POST /api/connections/test {provider, api_key, base_url}`: check credentials before they
+/// are saved (the dashboard's "test before saving"). Nothing is stored.
+async fn test_credentials(State(st): St, body: axum::body::Bytes) -> ApiResult {
+    let b: TestBody = parse_body(&body)?;
+    let snap = st.snapshot.load_full();
+    let id = provider_id(&st, &b.provider)?;
+    let spec = snap
+        .resolver
+        .provider(&id)
+        .cloned()
+        .ok_or_else(|| bad(format!("unknown provider `{}`", b.provider)))?;
+    let base = check_base_url(&b.base_url.filter(|u| !u.trim().is_empty()))?
+        .unwrap_or_else(|| spec.base_url.clone());
+    let secret = b.api_key.as_deref().filter(|k| !k.is_empty());
+    Ok(Json(probe(&snap, &spec, &base, secret).await))
+}
+
+/// Call an upstream with a credential: its model list when the provider has one, else a
+/// one-token completion in the provider's native format. The answer says whether it worked,
+/// how, how fast, and the upstream's own error message when it did not.
+async fn probe(
+    snap: &crate::state::Snapshot,
+    spec: &omniroute_providers::ProviderSpec,
+    base: &str,
+    secret: Option<&str>,
+) -> Value {
     let started = std::time::Instant::now();
-    let (method, mut builder, body) = if let Some(url) = models_url(&spec, &base) {
+    let (method, mut builder, body) = if let Some(url) = models_url(spec, base) {
         ("models", http::Request::get(url), Bytes::new())
     } else {
         let model = spec
@@ -323,7 +376,7 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
         };
         let url = endpoint_url(
             spec.format,
-            &base,
+            base,
             &model,
             Operation::Generate { stream: false },
         );
@@ -375,7 +428,7 @@ async fn test_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
     };
     let mut result = result;
     result["latency_ms"] = json!(started.elapsed().as_millis() as u64);
-    Ok(Json(result))
+    result
 }
 
 // ------------------------------------------------------------------ custom nodes

@@ -7,7 +7,9 @@ pub mod auth;
 pub mod budgets;
 pub mod cache;
 pub mod controls;
+pub mod dashboard;
 pub mod error;
+pub mod evals;
 pub mod guard;
 pub mod idempotency;
 pub mod ipfilter;
@@ -75,7 +77,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/v1", v1)
         .nest("/v1beta", v1beta)
         .nest("/api", api)
-        .fallback(models::not_found)
+        .fallback(dashboard::serve)
         // the proxy enforces its own, configurable limit; the API bodies are small
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(middleware::request_id))

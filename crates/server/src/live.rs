@@ -16,6 +16,8 @@ use tokio::sync::broadcast;
 const CAPACITY: usize = 1024;
 
 /// One request event.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestEvent {
     /// `start` or `finish`.
@@ -39,6 +41,8 @@ pub struct RequestEvent {
 }
 
 /// One console line (already formatted).
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsoleLine {
     pub level: &'static str,

@@ -91,6 +91,49 @@ fn bodies() -> Map<String, Value> {
         ),
     );
     m.insert(
+        "EvalSet".into(),
+        obj(
+            json!({"name": s(), "description": s(), "cases": {"type": "array", "minItems": 1, "items": obj(
+                json!({"id": s(), "name": s(), "input": s(), "system": s(),
+                       "expect": obj(json!({"strategy": {"type": "string", "enum": ["exact", "contains", "regex", "custom"]},
+                                            "value": s(), "pattern": s(), "predicate": {"type": "object"}}), &["strategy"])}),
+                &["id", "name", "input", "expect"])}}),
+            &["name", "cases"],
+        ),
+    );
+    m.insert(
+        "EvalRunRequest".into(),
+        obj(
+            json!({"set_id": s(), "targets": {"type": "array", "items": s(), "minItems": 1, "maxItems": 10}}),
+            &["set_id", "targets"],
+        ),
+    );
+    m.insert(
+        "Translate".into(),
+        obj(
+            json!({"from": {"type": "string", "enum": ["auto", "openai", "anthropic", "gemini", "responses"]},
+                   "to": {"type": "string", "enum": ["openai", "anthropic", "gemini", "responses"]},
+                   "kind": {"type": "string", "enum": ["request", "response"]},
+                   "body": {"type": "object"}, "model": s()}),
+            &["to", "body"],
+        ),
+    );
+    m.insert(
+        "TesterChat".into(),
+        obj(
+            json!({"format": {"type": "string", "enum": ["openai", "anthropic", "gemini", "responses"]},
+                   "model": {"type": "string", "minLength": 1}, "prompt": s(), "body": {"type": "object"}}),
+            &["model"],
+        ),
+    );
+    m.insert(
+        "CredentialTest".into(),
+        obj(
+            json!({"provider": s(), "api_key": s(), "base_url": s()}),
+            &["provider"],
+        ),
+    );
+    m.insert(
         "Password".into(),
         obj(json!({"password": s()}), &["password"]),
     );
@@ -426,6 +469,14 @@ fn ops() -> Vec<Op> {
             "Remove a connection",
             Admin,
             None,
+        ),
+        op(
+            "post",
+            "/api/connections/test",
+            "providers",
+            "Test credentials before saving them (nothing is stored)",
+            Admin,
+            body("CredentialTest"),
         ),
         op(
             "post",
@@ -773,6 +824,33 @@ fn ops() -> Vec<Op> {
             "Clear the cache",
             Admin,
             None,
+        ),
+        op("get", "/api/evals/sets", "evals", "Eval sets (the built-in one first)", Admin, None),
+        op("post", "/api/evals/sets", "evals", "Save an eval set", Admin, body("EvalSet")),
+        op("put", "/api/evals/sets/{id}", "evals", "Replace an eval set", Admin, body("EvalSet")),
+        op("delete", "/api/evals/sets/{id}", "evals", "Delete an eval set", Admin, None),
+        q(
+            op("get", "/api/evals/runs", "evals", "Eval runs, newest first", Admin, None),
+            &[("limit", "integer")],
+        ),
+        op("post", "/api/evals/runs", "evals", "Run a set against models or combos (answers at once; results fill in)", Admin, body("EvalRunRequest")),
+        op("get", "/api/evals/runs/{id}", "evals", "One eval run with its results", Admin, None),
+        op("delete", "/api/evals/runs/{id}", "evals", "Delete an eval run", Admin, None),
+        op(
+            "post",
+            "/api/translate",
+            "translator",
+            "Translate a request or response between API formats (format detected when not given)",
+            Admin,
+            body("Translate"),
+        ),
+        op(
+            "post",
+            "/api/translator/chat",
+            "translator",
+            "Chat tester: one non-stream round trip with the translated request and the raw upstream answer",
+            Admin,
+            body("TesterChat"),
         ),
         op(
             "get",

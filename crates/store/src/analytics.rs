@@ -34,6 +34,8 @@ const DIM_CONNECTION: &str = "connection";
 const DIM_COMBO_STEP: &str = "combo_step";
 
 /// Width of an analytics bucket.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {
@@ -54,6 +56,8 @@ impl Bucket {
 }
 
 /// What analytics rows are split by within a bucket.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
@@ -95,6 +99,8 @@ impl GroupBy {
 
 /// Rows of the whole buckets covering `since_ms <= ts < until_ms` (`since_ms` is rounded down
 /// and `until_ms` up to the bucket width), per bucket and group.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnalyticsQuery {
     pub since_ms: i64,
@@ -106,6 +112,8 @@ pub struct AnalyticsQuery {
 }
 
 /// One bucket (and group) of analytics. Token and cost sums count the rows that reported them.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsRow {
     pub bucket_start_ms: i64,
@@ -126,6 +134,8 @@ pub struct AnalyticsRow {
 }
 
 /// Usage of one gateway key (`None`: requests made without a key).
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyUsage {
     pub api_key_id: Option<String>,

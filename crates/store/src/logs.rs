@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// One proxied request, as logged.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RequestLog {
     /// Row id (the cursor of `Store::query_logs`); 0 until the row is saved.
@@ -76,6 +78,8 @@ pub struct RequestLog {
 }
 
 /// One upstream attempt of a request.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AttemptLog {
     pub provider: String,

@@ -255,6 +255,27 @@ ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'gateway';
 ALTER TABLE api_keys ADD COLUMN rotated_at BIGINT;
 "#,
     ),
+    (
+        8,
+        r#"
+CREATE TABLE eval_sets (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE eval_runs (
+    id TEXT PRIMARY KEY,
+    set_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    body TEXT NOT NULL
+);
+CREATE INDEX eval_runs_started ON eval_runs (started_at);
+"#,
+    ),
 ];
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct ConnectionPatch {
 }
 
 /// A user-defined provider at any base URL.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProviderNode {
     pub id: String,
@@ -65,6 +67,8 @@ pub struct ProviderNode {
 }
 
 /// A model id added to a provider at run time.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProviderModel {
     pub provider: String,
@@ -77,6 +81,8 @@ pub struct ProviderModel {
 
 /// The price of a model in USD per million tokens. `model` is `provider/model` or a bare model
 /// id (matching that id at every provider).
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelPrice {
     pub model: String,
@@ -98,6 +104,8 @@ pub struct ModelPrice {
 
 /// A spending budget: per gateway key (`key_id`) or per combo step (`combo` + `step`, the
 /// step as `provider/model`), over a `day`, `week` or `month`.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Budget {
     pub id: String,
@@ -112,6 +120,8 @@ pub struct Budget {
 }
 
 /// One management action, as the audit log keeps it.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
     #[serde(default)]
@@ -140,6 +150,8 @@ pub struct ProviderSetting {
 }
 
 /// A named, ordered list of models usable as one model name.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Combo {
     pub id: String,
@@ -155,6 +167,8 @@ pub struct Combo {
 }
 
 /// A gateway API key as listed (never the key itself).
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,
@@ -185,6 +199,8 @@ pub struct ApiKey {
 }
 
 /// What a key may do besides existing: expiry, model patterns, rate limit.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyLimits {
     pub expires_at: Option<i64>,
@@ -206,6 +222,8 @@ pub struct AuthRecord {
 
 /// A dashboard session as stored: the hash of its id (the id itself only travels in the signed
 /// cookie), its lifetime and where it was opened.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id_hash: String,

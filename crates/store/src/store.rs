@@ -17,6 +17,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Eval runs kept (older ones are deleted when a new run starts).
+pub const EVAL_RUNS_KEPT: i64 = 200;
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -514,6 +517,118 @@ impl Store {
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("budget `{id}`")));
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- evals
+
+    /// Saved eval sets' JSON documents, by name.
+    pub async fn list_eval_sets(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM eval_sets ORDER BY name, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn get_eval_set(&self, id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM eval_sets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Insert or replace an eval set's document.
+    pub async fn put_eval_set(&self, id: &str, name: &str, body: &str) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO eval_sets (id, name, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(body)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_eval_set(&self, id: &str) -> Result<()> {
+        let r = sqlx::query("DELETE FROM eval_sets WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("eval set `{id}`")));
+        }
+        Ok(())
+    }
+
+    /// Insert or update an eval run's document; only the newest `EVAL_RUNS_KEPT` runs are kept.
+    pub async fn put_eval_run(
+        &self,
+        id: &str,
+        set_id: &str,
+        status: &str,
+        started_at: i64,
+        finished_at: Option<i64>,
+        body: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO eval_runs (id, set_id, status, started_at, finished_at, body) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, body = excluded.body",
+        )
+        .bind(id)
+        .bind(set_id)
+        .bind(status)
+        .bind(started_at)
+        .bind(finished_at)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() > 0 && finished_at.is_none() {
+            sqlx::query(
+                "DELETE FROM eval_runs WHERE id NOT IN (SELECT id FROM eval_runs ORDER BY started_at DESC LIMIT $1)",
+            )
+            .bind(EVAL_RUNS_KEPT)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Eval run documents, newest first.
+    pub async fn list_eval_runs(&self, limit: i64) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM eval_runs ORDER BY started_at DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn get_eval_run(&self, id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM eval_runs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn delete_eval_run(&self, id: &str) -> Result<()> {
+        let r = sqlx::query("DELETE FROM eval_runs WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("eval run `{id}`")));
         }
         Ok(())
     }

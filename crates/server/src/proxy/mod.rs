@@ -70,6 +70,68 @@ pub struct ClientCall {
     pub alt_sse: bool,
     /// `/v1/providers/{provider}/...`
     pub pinned: Option<String>,
+    /// The dashboard's chat tester: records what went upstream and what came back.
+    pub tap: Option<Arc<Tap>>,
+}
+
+/// What the chat tester shows of a round trip: every upstream attempt's URL (without its query),
+/// the translated request body and the raw upstream answer (non-stream only). Set only by
+/// `/api/translator/chat`; a client request never carries one.
+#[derive(Debug, Default)]
+pub struct Tap {
+    attempts: std::sync::Mutex<Vec<TapAttempt>>,
+}
+
+/// One upstream attempt seen by a [`Tap`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TapAttempt {
+    pub provider: String,
+    pub format: String,
+    pub model: String,
+    pub url: String,
+    /// The request body as sent upstream (after translation).
+    pub request: String,
+    /// The upstream's HTTP status, once its answer arrived.
+    pub status: Option<u16>,
+    /// The upstream's body as received (capped at 1 MiB).
+    pub response: Option<String>,
+}
+
+impl Tap {
+    fn sent(&self, provider: &ProviderSpec, model: &str, url: &http::Uri, body: &[u8]) {
+        let url = format!(
+            "{}://{}{}",
+            url.scheme_str().unwrap_or("http"),
+            url.authority().map(|a| a.as_str()).unwrap_or(""),
+            url.path()
+        );
+        if let Ok(mut a) = self.attempts.lock() {
+            a.push(TapAttempt {
+                provider: provider.id.clone(),
+                format: provider.format.as_str().to_string(),
+                model: model.to_string(),
+                url,
+                request: String::from_utf8_lossy(body).into_owned(),
+                status: None,
+                response: None,
+            });
+        }
+    }
+
+    fn answered(&self, status: u16, body: &[u8]) {
+        if let Ok(mut a) = self.attempts.lock() {
+            if let Some(last) = a.last_mut() {
+                last.status = Some(status);
+                let cut = body.len().min(1 << 20);
+                last.response = Some(String::from_utf8_lossy(&body[..cut]).into_owned());
+            }
+        }
+    }
+
+    /// The attempts recorded so far.
+    pub fn attempts(&self) -> Vec<TapAttempt> {
+        self.attempts.lock().map(|a| a.clone()).unwrap_or_default()
+    }
 }
 
 impl ClientCall {
@@ -81,6 +143,7 @@ impl ClientCall {
             url_stream: None,
             alt_sse: false,
             pinned: None,
+            tap: None,
         }
     }
 }
@@ -357,6 +420,42 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
 }
 
 // ------------------------------------------------------------------------------- handlers
+
+/// The dashboard's chat tester: one non-stream request in `format` through the whole pipeline
+/// (routing, translation, fallback, logging), answered like any client request, plus what each
+/// upstream attempt sent and received. No gateway key applies (the caller is the admin).
+pub async fn tester(
+    st: Arc<AppState>,
+    rid: RequestId,
+    format: ApiFormat,
+    model: &str,
+    body: Bytes,
+) -> (Response, Vec<TapAttempt>) {
+    let tap = Arc::new(Tap::default());
+    let mut call = match format {
+        ApiFormat::Openai => ClientCall::new(format, "/v1/chat/completions"),
+        ApiFormat::Anthropic => ClientCall::new(format, "/v1/messages"),
+        ApiFormat::Responses => ClientCall::new(format, "/v1/responses"),
+        ApiFormat::Gemini => {
+            let mut c = ClientCall::new(format, &format!("/v1beta/models/{model}:generateContent"));
+            c.url_model = Some(model.to_string());
+            c.url_stream = Some(false);
+            c
+        }
+    };
+    call.tap = Some(tap.clone());
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_static("omniroute-dashboard-tester"),
+    );
+    let resp = handle(st, rid, None, headers, Body::from(body), call).await;
+    (resp, tap.attempts())
+}
 
 /// `POST /v1/chat/completions`
 pub async fn chat_completions(
@@ -1183,6 +1282,9 @@ async fn attempt(
         call.format,
         ctx.headers,
     );
+    if let Some(tap) = &call.tap {
+        tap.sent(provider, upstream_model, &uri_of(&builder), &out);
+    }
     let Ok(upstream_req) = builder.body(http_body_util::Full::new(Bytes::from(out))) else {
         return Err((
             ex,
@@ -1224,6 +1326,9 @@ async fn attempt(
         let body = upstream::read_limited(resp.into_body(), MAX_ERROR_BODY, idle)
             .await
             .unwrap_or_default();
+        if let Some(tap) = &call.tap {
+            tap.answered(status.as_u16(), &body);
+        }
         let err = upstream_status_error(&provider.id, status.as_u16(), &body, retry_after.clone());
         return Err((
             ex,
@@ -1300,6 +1405,9 @@ async fn attempt(
             return Err((ex, Failure::new(e, kind)));
         }
     };
+    if let Some(tap) = &call.tap {
+        tap.answered(status.as_u16(), &body);
+    }
     if passthrough {
         let peek: ResponsePeek = match serde_json::from_slice(&body) {
             Ok(v) => v,
@@ -1370,6 +1478,11 @@ async fn attempt(
 
 /// The upstream URL: the connection's pre-parsed chat URL for OpenAI upstreams, the client's own
 /// Gemini method (and `alt`) for Gemini pass-through, the native endpoint otherwise.
+/// The URI a request builder was given (for the tester's record).
+fn uri_of(b: &http::request::Builder) -> http::Uri {
+    b.uri_ref().cloned().unwrap_or_default()
+}
+
 fn upstream_uri(
     provider: &ProviderSpec,
     conn: &LiveConnection,
