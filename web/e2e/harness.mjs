@@ -83,7 +83,7 @@ export async function startStack({ env = {} } = {}) {
   const page = await context.newPage();
   const problems = [];
   page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    if (m.type() === "error") problems.push(`console: ${m.text()} (${m.location().url || "?"})`);
   });
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   // which request failed (the console line alone does not say)

@@ -728,12 +728,15 @@ async fn update_combo(State(st): St, Path(id): Path<String>, body: axum::body::B
     check_combo_cycles(&st, &c, Some(&current.id)).await?;
     let c = st.store.update_combo(&current.id, &c).await?;
     refresh(&st).await?;
+    // its step budgets followed a rename
+    st.budgets.load(&st.store).await?;
     Ok(Json(json!(c)))
 }
 
 async fn delete_combo(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
     st.store.delete_combo(&id).await?;
     refresh(&st).await?;
+    st.budgets.load(&st.store).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

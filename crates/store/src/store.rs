@@ -844,7 +844,16 @@ impl Store {
     }
 
     /// Replace the combo with id `id` (renaming allowed).
+    /// Change a combo; its step budgets (keyed by the combo's name) follow a rename.
     pub async fn update_combo(&self, id: &str, c: &Combo) -> Result<Combo> {
+        let mut tx = self.pool.begin().await?;
+        let old: Option<String> = sqlx::query_scalar("SELECT name FROM combos WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(old) = old else {
+            return Err(StoreError::NotFound(format!("combo `{id}`")));
+        };
         let res = sqlx::query(
             "UPDATE combos SET name = $2, strategy = $3, enabled = $4, models = $5, updated_at = $6, weights = $7 WHERE id = $1",
         )
@@ -855,27 +864,51 @@ impl Store {
         .bind(serde_json::to_string(&c.models).unwrap_or_else(|_| "[]".into()))
         .bind(now_ms())
         .bind(serde_json::to_string(&c.weights).unwrap_or_else(|_| "[]".into()))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match res {
             Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict(format!("combo `{}`", c.name)))
+                return Err(StoreError::Conflict(format!("combo `{}`", c.name)))
             }
-            Err(e) => Err(e.into()),
-            Ok(r) if r.rows_affected() == 0 => Err(StoreError::NotFound(format!("combo `{id}`"))),
-            Ok(_) => self.get_combo(id).await,
+            Err(e) => return Err(e.into()),
+            Ok(r) if r.rows_affected() == 0 => {
+                return Err(StoreError::NotFound(format!("combo `{id}`")))
+            }
+            Ok(_) => {}
         }
+        if old != c.name {
+            sqlx::query("UPDATE budgets SET combo = $2 WHERE key_id IS NULL AND combo = $1")
+                .bind(&old)
+                .bind(&c.name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.get_combo(id).await
     }
 
+    /// Delete a combo (by id or name) and its step budgets.
     pub async fn delete_combo(&self, id: &str) -> Result<()> {
-        let n = sqlx::query("DELETE FROM combos WHERE id = $1 OR name = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 {
+        let mut tx = self.pool.begin().await?;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM combos WHERE id = $1 OR name = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if names.is_empty() {
             return Err(StoreError::NotFound(format!("combo `{id}`")));
         }
+        sqlx::query("DELETE FROM combos WHERE id = $1 OR name = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for name in &names {
+            sqlx::query("DELETE FROM budgets WHERE key_id IS NULL AND combo = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

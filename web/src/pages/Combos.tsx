@@ -289,9 +289,8 @@ function DeleteDialog({ combo, budgets, onClose, onDeleted }: { combo: Combo | n
     setPending(true);
     setError(undefined);
     try {
+      // the server deletes the combo's step budgets with it
       await api.del(`/api/combos/${encodeURIComponent(combo.id)}`);
-      // its step budgets would otherwise linger under a name that no longer exists
-      await Promise.allSettled(own.map((b) => api.del(`/api/usage/budget/${encodeURIComponent(b.id)}`)));
       onDeleted(combo);
       onClose();
     } catch (e) {
@@ -425,20 +424,8 @@ function ComboEditor({
       setDraft((d) => ({ ...d, id: c.id, savedName: c.name, name: c.name, strategy: c.strategy }));
       setSaved(JSON.stringify(bodyOf({ ...draft, name: c.name, strategy: c.strategy })));
       onSaved(c);
-      // budgets are keyed by the combo's name: carry them over a rename
-      if (oldName && oldName !== c.name) {
-        const moving = stepBudgets(budgets, oldName);
-        try {
-          for (const b of moving) {
-            if (b.scope.scope !== "combo_step") continue;
-            await api.post("/api/usage/budget", { combo: c.name, step: b.scope.step, limit_usd: b.limit_usd, period: b.period });
-            await api.del(`/api/usage/budget/${encodeURIComponent(b.id)}`);
-          }
-        } catch (err) {
-          setError(new Error(t("budgets_move_failed", { error: errorOf(err).message })));
-        }
-        reloadBudgets();
-      }
+      // the server moves the step budgets over a rename
+      if (oldName && oldName !== c.name) reloadBudgets();
       setNotice(t("saved", { ns: "common" }));
     } catch (err) {
       setError(errorOf(err));

@@ -9,22 +9,20 @@ import type { AnalyticsRow } from "../api/gen/AnalyticsRow";
 import type { ApiKey } from "../api/gen/ApiKey";
 import type { Combo } from "../api/gen/Combo";
 import type { ModelPrice } from "../api/gen/ModelPrice";
+import type { Period } from "../api/gen/Period";
+import type { Scope } from "../api/gen/Scope";
 import { Badge, Bar, Card, Empty, ErrorBox, Field, Modal, PageHead, Pager, Spinner, Stat, usePaged } from "../components/ui";
 import { fmtInt, fmtRelative, fmtTime, fmtUsd } from "../components/format";
 import "./costs.css";
 
-// ---- answers built ad hoc on the server (budgets.rs `Budget::view`, api.rs `list_keys`)
+// ---- answers built ad hoc on the server (json! in budgets.rs and api.rs)
 
-export type Period = "day" | "week" | "month";
 const PERIODS: Period[] = ["day", "week", "month"];
 
-/** What a budget limits (budgets.rs `Scope`, tagged by `scope`). */
-export type BudgetScope = { scope: "key"; key_id: string } | { scope: "combo_step"; combo: string; step: string };
-
-/** `GET /api/usage/budget` → `budgets[]`, `POST /api/usage/budget` → one. */
+/** `GET /api/usage/budget` → `budgets[]`, `POST /api/usage/budget` → one (budgets.rs `Budget::view`). */
 export interface BudgetView {
   id: string;
-  scope: BudgetScope;
+  scope: Scope;
   limit_usd: number;
   period: Period;
   spent_usd: number;
@@ -106,7 +104,7 @@ function SpendStats({ budgets }: { budgets: BudgetsLoaded }) {
 /** How a budget's scope reads: the key's name, or combo › step. */
 function useScopeLabel(keys: KeyRow[] | undefined) {
   const { t } = useTranslation("costs");
-  return (s: BudgetScope) => {
+  return (s: Scope) => {
     if (s.scope === "key") {
       const k = keys?.find((x) => x.id === s.key_id);
       return t("scope_key_named", { name: k?.name ?? s.key_id });

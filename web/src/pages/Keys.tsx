@@ -11,7 +11,8 @@ import type { GatewaySettings } from "../api/gen/GatewaySettings";
 import type { KeyUsage } from "../api/gen/KeyUsage";
 import { Badge, Bar, Card, CopyButton, Empty, ErrorBox, Field, Modal, PageHead, Pager, Spinner, Toggle, usePaged } from "../components/ui";
 import { fmtCompact, fmtInt, fmtRelative, fmtTime, fmtUsd } from "../components/format";
-import type { BudgetView, KeyRow, Period } from "./Costs";
+import type { Period } from "../api/gen/Period";
+import type { BudgetView, KeyRow } from "./Costs";
 import "./keys.css";
 
 /** `POST /api/keys` and `POST /api/keys/{id}/rotate`: the record plus the key, shown once. */
@@ -160,7 +161,6 @@ export default function Keys() {
                     <th>{t("models")}</th>
                     <th>{t("limits")}</th>
                     <th>{t("usage_30d")}</th>
-                    <th>{t("last_used")}</th>
                     <th>{t("budget")}</th>
                     <th>
                       <span className="sr-only">{t("common:actions")}</span>
@@ -290,9 +290,9 @@ function KeyRowView({
           <div className="muted">{t("no_usage")}</div>
         )}
         <div className="muted">{t("usage_total", { n: fmtInt(k.request_count) })}</div>
-      </td>
-      <td className="small" title={lastUsed ? fmtTime(lastUsed) : undefined}>
-        {lastUsed ? fmtRelative(lastUsed) : <span className="muted">{t("never_used")}</span>}
+        <div className="muted" title={lastUsed ? fmtTime(lastUsed) : undefined}>
+          {lastUsed ? t("last_used", { when: fmtRelative(lastUsed) }) : t("never_used")}
+        </div>
       </td>
       <td className="small">
         {budgets.length === 0 ? (

@@ -584,11 +584,11 @@ function RequestsTab({ filters, setFilters, onOpen }: { filters: Filters; setFil
                   <th>{t("provider")}</th>
                   <th>{t("common:status")}</th>
                   <th className="num">{t("latency")}</th>
-                  <th className="num">{t("ttft")}</th>
+                  <th className="num hide-sm">{t("ttft")}</th>
                   <th className="num">{t("tokens")}</th>
-                  <th className="num">{t("cost")}</th>
-                  <th>{t("cache")}</th>
-                  <th className="num">{t("attempts_short")}</th>
+                  <th className="num hide-sm">{t("cost")}</th>
+                  <th className="hide-sm">{t("cache")}</th>
+                  <th className="num hide-sm">{t("attempts_short")}</th>
                 </tr>
               </thead>
               <tbody>
@@ -617,12 +617,12 @@ function RequestsTab({ filters, setFilters, onOpen }: { filters: Filters; setFil
                       )}
                     </td>
                     <td>{dash(l.provider)}</td>
-                    <td>
+                    <td style={{ whiteSpace: "nowrap" }}>
                       <Badge kind={statusKind(l.status)}>{l.status}</Badge>
                       {l.stream && <span className="small muted"> · {t("stream")}</span>}
                     </td>
                     <td className="num">{fmtMs(l.latency_ms)}</td>
-                    <td className="num">{fmtMs(l.ttfb_ms)}</td>
+                    <td className="num hide-sm">{fmtMs(l.ttfb_ms)}</td>
                     <td className="num">
                       {l.input_tokens === null && l.output_tokens === null ? (
                         <span className="muted">—</span>
@@ -630,9 +630,9 @@ function RequestsTab({ filters, setFilters, onOpen }: { filters: Filters; setFil
                         `${fmtInt(l.input_tokens ?? 0)} → ${fmtInt(l.output_tokens ?? 0)}`
                       )}
                     </td>
-                    <td className="num">{l.cost_usd === null ? <span className="muted">—</span> : fmtUsd(l.cost_usd)}</td>
-                    <td>{l.cache_hit ? <Badge kind={cacheKind(l.cache_hit)}>{l.cache_hit}</Badge> : <span className="muted">—</span>}</td>
-                    <td className="num">{l.attempts > 1 ? <Badge kind="warn">{l.attempts}</Badge> : fmtInt(l.attempts)}</td>
+                    <td className="num hide-sm">{l.cost_usd === null ? <span className="muted">—</span> : fmtUsd(l.cost_usd)}</td>
+                    <td className="hide-sm">{l.cache_hit ? <Badge kind={cacheKind(l.cache_hit)}>{l.cache_hit}</Badge> : <span className="muted">—</span>}</td>
+                    <td className="num hide-sm">{l.attempts > 1 ? <Badge kind="warn">{l.attempts}</Badge> : fmtInt(l.attempts)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -126,7 +126,7 @@ export function TimeChart({ data, series, kind, stacked, format, axisFormat, xFo
         labelFormatter={(l) => tooltipLabel(Number(l))}
         formatter={(v) => (v === undefined || v === null ? "—" : format(Number(v)))}
       />
-      {series.length > 1 && <Legend wrapperStyle={legendStyle} iconSize={10} />}
+      {series.length > 1 && <Legend wrapperStyle={legendStyle} iconSize={10} itemSorter={null} />}
     </>
   );
   const stackId = stacked ? "s" : undefined;
@@ -183,7 +183,8 @@ export function TimeChart({ data, series, kind, stacked, format, axisFormat, xFo
     );
   }
   return (
-    <figure className="chart" style={{ margin: 0, height: height ?? 260 }} aria-label={label} data-testid={testId}>
+    // numbers with units ("28 ms") read left to right in every language: keep the SVG text LTR
+    <figure className="chart" dir="ltr" style={{ margin: 0, height: height ?? 260 }} aria-label={label} data-testid={testId}>
       <ResponsiveContainer width="100%" height="100%">
         {chart}
       </ResponsiveContainer>
