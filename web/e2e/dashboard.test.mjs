@@ -3,7 +3,7 @@
 // chat through the chat tester seen in the logs and analytics, and the Arabic layout (RTL).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { shot, startStack } from "./harness.mjs";
+import { a11y, shot, startStack } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery staple";
 let s;
@@ -84,17 +84,127 @@ test("logout, wrong password, login", async () => {
   noProblems("login");
 });
 
-const PAGES = ["/", "/endpoint", "/providers", "/combos", "/keys", "/analytics", "/costs", "/logs", "/health", "/translator", "/evals", "/settings"];
-
-test("every page renders without errors", async () => {
+test("build a combo and try it", async () => {
   const { page } = s;
-  for (const path of PAGES) {
-    await page.goto(s.gateway + path);
-    await page.locator("h1").first().waitFor();
-    await page.waitForLoadState("networkidle");
-    await shot(page, `page${path === "/" ? "-overview" : path.replace(/\//g, "-")}`);
-    noProblems(path);
+  await page.goto(s.gateway + "/combos");
+  await page.getByTestId("combo-new").click();
+  await page.getByTestId("combo-name").fill("e2e-combo");
+  await page.getByTestId("combo-step-input").fill("openai/gpt-4o-mini");
+  await page.getByTestId("combo-step-add").click();
+  await page.getByTestId("combo-step-input").fill("openai/gpt-4o");
+  await page.getByTestId("combo-step-add").click();
+  assert.equal(await page.getByTestId("combo-step").count(), 2);
+  // keyboard reorder: the second step moves up
+  await page.getByTestId("combo-step-up").nth(1).click();
+  const first = await page.getByTestId("combo-step-model").first().textContent();
+  assert.match(first ?? "", /gpt-4o$/);
+  await page.getByTestId("combo-save").click();
+  await page.getByTestId("combo-saved").waitFor();
+  await shot(page, "combo-builder");
+  await page.getByTestId("combo-close").click();
+  const row = page.locator('[data-testid="combo-row"][data-combo="e2e-combo"]');
+  await row.waitFor();
+  await row.getByTestId("combo-try").click();
+  await page.getByTestId("combo-try-result").waitFor();
+  assert.equal((await page.getByTestId("combo-try-status").textContent())?.trim(), "200");
+  await shot(page, "combo-try");
+  await page.keyboard.press("Escape");
+  noProblems("combos");
+});
+
+test("create a key on the keys page", async () => {
+  const { page } = s;
+  await page.goto(s.gateway + "/keys");
+  await page.getByTestId("key-create").click();
+  await page.getByTestId("key-name-input").fill("ci laptop");
+  await page.getByTestId("key-create-submit").click();
+  const value = (await page.getByTestId("key-created-value").textContent())?.trim() ?? "";
+  assert.ok(value.length > 20, `the new key is shown once: ${value}`);
+  await shot(page, "keys-created");
+  await page.getByTestId("key-created-done").click();
+  await page.locator('[data-testid="key-row"][data-key-name="ci laptop"]').waitFor();
+  noProblems("keys");
+});
+
+test("chat tester round trip, seen live, in the logs and in analytics", async () => {
+  const { page, context } = s;
+  // a second tab watches the live monitor while the first sends
+  const watcher = await context.newPage();
+  await watcher.goto(s.gateway + "/translator");
+  await watcher.getByRole("tab", { name: "Live monitor" }).click();
+  await watcher.getByText("Waiting for requests").waitFor();
+
+  await page.goto(s.gateway + "/translator");
+  await page.getByRole("tab", { name: "Chat tester" }).click();
+  await page.getByTestId("chat-format").selectOption("anthropic");
+  await page.getByTestId("chat-model").fill("e2e-combo");
+  await page.getByTestId("chat-prompt").fill("hello through the tester");
+  await page.getByTestId("chat-send").click();
+  await page.getByTestId("chat-answer").waitFor();
+  assert.equal((await page.getByTestId("chat-answer").textContent())?.trim(), "echo: hello through the tester");
+  const upstream = JSON.parse((await page.getByTestId("chat-upstream-request").first().textContent()) ?? "{}");
+  assert.ok(Array.isArray(upstream.messages), "the translated request is shown");
+  assert.ok((await page.getByTestId("chat-upstream-response").textContent())?.includes("chat.completion"), "the raw OpenAI answer is shown");
+  assert.ok((await page.getByTestId("chat-client-response").textContent())?.includes('"type": "message"'), "the Anthropic-shaped answer is shown");
+  await shot(page, "translator-chat");
+
+  await watcher.getByTestId("live-monitor").getByText("e2e-combo").first().waitFor();
+  await shot(watcher, "translator-live");
+  await watcher.close();
+
+  // the playground: auto-detected, rewritten
+  await page.getByRole("tab", { name: "Playground" }).click();
+  await page.getByTestId("playground-to").selectOption("gemini");
+  await page.getByTestId("playground-run").click();
+  await page.getByTestId("playground-output").waitFor();
+  assert.ok((await page.getByTestId("playground-output").textContent())?.includes("contents"));
+  await shot(page, "translator-playground");
+
+  await page.goto(s.gateway + "/logs");
+  await page.getByTestId("logs-table").getByText("e2e-combo").first().waitFor();
+  await page.getByTestId("log-row").first().click();
+  await page.getByTestId("log-detail").waitFor();
+  await shot(page, "logs-detail");
+  await page.keyboard.press("Escape");
+
+  await page.goto(s.gateway + "/analytics");
+  await page.getByTestId("analytics-chart-requests").waitFor();
+  await page.waitForLoadState("networkidle");
+  await shot(page, "analytics");
+  noProblems("translator, logs, analytics");
+});
+
+test("evals: the built-in set against a combo", async () => {
+  const { page } = s;
+  await page.goto(s.gateway + "/evals");
+  await page.getByTestId("eval-targets").fill("e2e-combo, openai/gpt-4o-mini");
+  await page.getByTestId("eval-run").click();
+  await page.getByTestId("eval-results").waitFor();
+  await page.getByText("done", { exact: true }).first().waitFor({ timeout: 60000 });
+  const cells = await page.getByTestId("eval-results").locator("tbody tr").count();
+  assert.equal(cells, 11, "a score row and ten cases");
+  await shot(page, "evals-run");
+  noProblems("evals");
+});
+
+const PAGES = ["/", "/endpoint", "/providers", "/combos", "/keys", "/analytics", "/costs", "/logs", "/status", "/translator", "/evals", "/settings"];
+
+test("every page renders without errors and passes the accessibility checks", async () => {
+  const { page } = s;
+  const violations = [];
+  for (const theme of ["light", "dark"]) {
+    await page.evaluate((t) => localStorage.setItem("omniroute.theme", t), theme);
+    for (const path of PAGES) {
+      await page.goto(s.gateway + path);
+      await page.locator("h1").first().waitFor();
+      await page.waitForLoadState("networkidle");
+      if (theme === "light") await shot(page, `page${path === "/" ? "-overview" : path.replace(/\//g, "-")}`);
+      for (const v of await a11y(page)) violations.push(`${theme} ${path}: ${v}`);
+      noProblems(`${path} (${theme})`);
+    }
   }
+  await page.evaluate(() => localStorage.removeItem("omniroute.theme"));
+  assert.deepEqual(violations, [], "WCAG 2.1 A/AA (axe-core)");
 });
 
 test("Arabic: right-to-left layout, translated navigation", async () => {

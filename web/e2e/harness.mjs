@@ -2,7 +2,7 @@
 // mock upstream, and Debian's Chromium driven by playwright-core. Console errors and page errors
 // are collected per page so a test can assert there were none.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -102,4 +102,18 @@ export async function startStack({ env = {} } = {}) {
 export async function shot(page, name) {
   await page.waitForTimeout(250);
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+const AXE = join(repo, "web", "node_modules", "axe-core", "axe.min.js");
+
+/** WCAG 2 A/AA violations on the current page (axe-core), as readable lines. */
+export async function a11y(page) {
+  // evaluated through the devtools protocol: the page's CSP forbids injected script tags
+  await page.evaluate(readFileSync(AXE, "utf8"));
+  const found = await page.evaluate(async () => {
+    // @ts-ignore: injected above
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
+  });
+  return found;
 }

@@ -69,7 +69,8 @@ function Gate() {
           <Route path="analytics" element={<Page el={<Analytics />} />} />
           <Route path="costs" element={<Page el={<Costs />} />} />
           <Route path="logs" element={<Page el={<Logs />} />} />
-          <Route path="health" element={<Page el={<Health />} />} />
+          {/* `/health` is the gateway's liveness probe */}
+          <Route path="status" element={<Page el={<Health />} />} />
           <Route path="translator" element={<Page el={<Translator />} />} />
           <Route path="evals" element={<Page el={<Evals />} />} />
           <Route path="settings" element={<Page el={<Settings />} />} />

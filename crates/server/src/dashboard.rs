@@ -154,7 +154,11 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response<Bod
     }
     let head = method == Method::HEAD;
     let path = uri.path();
-    let name = path.trim_start_matches('/');
+    // browsers ask for `/favicon.ico` whatever the page declares: the app's SVG icon answers
+    let name = match path.trim_start_matches('/') {
+        "favicon.ico" => "favicon.svg",
+        n => n,
+    };
     if !name.is_empty() && name != "index.html" {
         if let Some((data, coding)) = file(name, &headers) {
             return respond(name, data, coding, head);

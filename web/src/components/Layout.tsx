@@ -22,7 +22,7 @@ const NAV: { group: string; items: { to: string; key: string }[] }[] = [
       { to: "/analytics", key: "nav.analytics" },
       { to: "/costs", key: "nav.costs" },
       { to: "/logs", key: "nav.logs" },
-      { to: "/health", key: "nav.health" },
+      { to: "/status", key: "nav.health" },
     ],
   },
   {
@@ -84,22 +84,24 @@ export default function Layout() {
   return (
     <div className="shell">
       <aside className={`sidebar ${open ? "open" : ""}`} aria-label={t("nav.label")}>
-        <div className="brand">
-          <img src="/favicon.svg" alt="" />
-          <span>OmniRoute</span>
+        <div className="sidebar-inner">
+          <div className="brand">
+            <img src="/favicon.svg" alt="" />
+            <span>OmniRoute</span>
+          </div>
+          <nav className="nav">
+            {NAV.map((g) => (
+              <div key={g.group}>
+                <div className="nav-group">{t(g.group)}</div>
+                {g.items.map((i) => (
+                  <NavLink key={i.to} to={i.to} end={i.to === "/"}>
+                    {t(i.key)}
+                  </NavLink>
+                ))}
+              </div>
+            ))}
+          </nav>
         </div>
-        <nav className="nav">
-          {NAV.map((g) => (
-            <div key={g.group}>
-              <div className="nav-group">{t(g.group)}</div>
-              {g.items.map((i) => (
-                <NavLink key={i.to} to={i.to} end={i.to === "/"}>
-                  {t(i.key)}
-                </NavLink>
-              ))}
-            </div>
-          ))}
-        </nav>
       </aside>
       <div className="main">
         <header className="topbar">

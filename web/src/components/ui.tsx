@@ -188,9 +188,10 @@ export function Pager({ page, pages, setPage }: { page: number; pages: number; s
   );
 }
 
-export function Bar({ value, max, label }: { value: number; max: number; label: string }) {
+/** A horizontal meter. `neutral`: a share, not a limit (no warning colours near 100 %). */
+export function Bar({ value, max, label, neutral }: { value: number; max: number; label: string; neutral?: boolean }) {
   const pct = max > 0 ? Math.min(100, (value / max) * 100) : 0;
-  const kind = pct >= 100 ? "err" : pct >= 80 ? "warn" : "";
+  const kind = neutral ? "neutral" : pct >= 100 ? "err" : pct >= 80 ? "warn" : "";
   return (
     <div className={`bar ${kind}`} role="meter" aria-label={label} aria-valuemin={0} aria-valuemax={max} aria-valuenow={value}>
       <div style={{ width: `${pct}%` }} />

@@ -440,7 +440,7 @@ export default function Analytics() {
 
           <Card title={grouped ? t("table_title", { group: t(`groups.${view.q.group_by}`) }) : t("table_title_all")} className="analytics-table-card" >
             {!grouped && <p className="muted small">{t("table_hint")}</p>}
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table data-testid="analytics-groups-table">
                 <thead>
                   <tr>
@@ -480,7 +480,7 @@ export default function Analytics() {
                         </td>
                         <td className="num">{fmtInt(g.requests)}</td>
                         <td style={{ minWidth: 90 }}>
-                          <Meter value={g.requests} max={all.requests} label={t("share_of", { name: label })} />
+                          <Meter neutral value={g.requests} max={all.requests} label={t("share_of", { name: label })} />
                           <span className="small muted">{fmtPct(all.requests ? g.requests / all.requests : 0)}</span>
                         </td>
                         <td className="num">

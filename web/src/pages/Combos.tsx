@@ -201,7 +201,7 @@ export default function Combos() {
           />
         ) : (
           <>
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table data-testid="combo-list">
                 <thead>
                   <tr>
@@ -238,7 +238,7 @@ export default function Combos() {
                       </td>
                       <td>
                         <div className="row end">
-                          <button type="button" className="small" disabled={!c.enabled} onClick={() => setTrying(c.name)} aria-label={t("try_label", { name: c.name })} data-testid="combo-try">
+                          <button type="button" className="small" disabled={!c.enabled} onClick={() => setTrying(c.name)} aria-label={`${t("try")} · ${t("try_label", { name: c.name })}`} data-testid="combo-try">
                             {t("try")}
                           </button>
                           <button type="button" className="small" onClick={() => open(c)} aria-label={t("edit_label", { name: c.name })} data-testid="combo-edit">
@@ -968,7 +968,7 @@ function TryDialog({ combo, onClose }: { combo: string | null; onClose: () => vo
           ) : (
             <div className="stack" style={{ gap: 4 }}>
               <span className="small muted">{t("reply")}</span>
-              <pre data-testid="combo-try-reply">{result.reply || t("empty_reply")}</pre>
+              <pre tabIndex={0} data-testid="combo-try-reply">{result.reply || t("empty_reply")}</pre>
             </div>
           )}
           {result.status === 401 && <p className="small muted">{t("needs_key")}</p>}

@@ -190,7 +190,7 @@ function Budgets({ budgets }: { budgets: BudgetsLoaded }) {
           />
         )
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="budget-table" data-testid="budget-table">
             <thead>
               <tr>
@@ -542,7 +542,7 @@ function Pricing() {
         />
       ) : (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table className="pricing-table" data-testid="pricing-table">
               <thead>
                 <tr>

@@ -29,7 +29,7 @@ export default function Endpoint() {
     <>
       <PageHead title={t("title")} subtitle={t("subtitle")} />
       <Card title={t("urls")}>
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <tbody>
               {urls.map((u) => (
@@ -81,7 +81,7 @@ export default function Endpoint() {
             <p className="small muted">
               {c.kind === "file" ? t("put_in") : t("paste_in")} <code>{c.target}</code>
             </p>
-            <pre data-testid={`tool-${c.id}`}>{c.content}</pre>
+            <pre tabIndex={0} data-testid={`tool-${c.id}`}>{c.content}</pre>
           </Card>
         ))}
       </div>

@@ -179,7 +179,7 @@ function RunView({ run }: { run: EvalRun }) {
       title={t("run_title", { set: run.set_name, time: fmtTime(run.started_at) })}
       actions={run.status === "running" ? <Badge kind="accent">{t("running", { done, total: run.total })}</Badge> : <Badge kind="ok">{t("done")}</Badge>}
     >
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table data-testid="eval-results">
           <thead>
             <tr>
@@ -336,7 +336,7 @@ export default function Evals() {
                       </button>
                     )}
                   </div>
-                  <div className="table-wrap">
+                  <div className="table-wrap" tabIndex={0}>
                     <table>
                       <thead>
                         <tr>
@@ -386,7 +386,7 @@ export default function Evals() {
             {(runs.data?.runs.length ?? 0) === 0 ? (
               <Empty title={t("no_runs")} hint={t("no_runs_hint")} />
             ) : (
-              <div className="table-wrap">
+              <div className="table-wrap" tabIndex={0}>
                 <table>
                   <tbody>
                     {runs.data?.runs.map((r) => (

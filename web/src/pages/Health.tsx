@@ -318,7 +318,7 @@ export default function Health() {
             ) : !r || r.cooldowns.length === 0 ? (
               <Empty title={t("no_cooldowns")} hint={t("no_cooldowns_hint")} />
             ) : (
-              <div className="table-wrap">
+              <div className="table-wrap" tabIndex={0}>
                 <table>
                   <thead>
                     <tr>
@@ -384,7 +384,7 @@ export default function Health() {
             ) : r.connections.filter((c) => c.in_use > 0).length === 0 ? (
               <Empty title={t("no_queues")} hint={t("no_queues_hint")} />
             ) : (
-              <div className="table-wrap">
+              <div className="table-wrap" tabIndex={0}>
                 <table>
                   <thead>
                     <tr>
@@ -567,7 +567,7 @@ function Breakers({ r, onReset, busy }: { r: ResilienceAnswer; onReset: (id: str
       {providers.length > 0 && (
         <section>
           <h3>{t("provider_breakers")}</h3>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table data-testid="health-provider-breakers">
               <thead>
                 <tr>
@@ -612,7 +612,7 @@ function Breakers({ r, onReset, busy }: { r: ResilienceAnswer; onReset: (id: str
           {conns.length === 0 ? (
             <p className="muted small">{t("all_healthy")}</p>
           ) : (
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table data-testid="health-connection-breakers">
                 <thead>
                   <tr>
@@ -795,7 +795,7 @@ function TelemetryCard({
               {rows.length === 0 ? (
                 <Empty title={t("telemetry_empty")} hint={t("telemetry_empty_hint")} />
               ) : (
-                <div className="table-wrap">
+                <div className="table-wrap" tabIndex={0}>
                   <table data-testid="health-telemetry-table">
                     <thead>
                       <tr>

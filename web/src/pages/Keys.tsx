@@ -152,7 +152,7 @@ export default function Keys() {
           <Empty title={t("empty_filter")} hint={t("empty_filter_hint")} />
         ) : (
           <>
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table className="keys-table" data-testid="key-table">
                 <thead>
                   <tr>

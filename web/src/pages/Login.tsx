@@ -141,7 +141,7 @@ export function SetupElsewhere() {
   return (
     <AuthFrame title={t("setup_elsewhere_title")}>
       <p>{t("setup_elsewhere")}</p>
-      <pre>INITIAL_PASSWORD=… omniroute</pre>
+      <pre tabIndex={0}>INITIAL_PASSWORD=… omniroute</pre>
     </AuthFrame>
   );
 }

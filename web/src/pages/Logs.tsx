@@ -374,7 +374,7 @@ function LogDetail({ id }: { id: string }) {
         {l.attempts_detail.length === 0 ? (
           <p className="muted small">{t("no_attempts")}</p>
         ) : (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table data-testid="log-attempts">
               <thead>
                 <tr>
@@ -603,7 +603,7 @@ function RequestsTab({ filters, setFilters, onOpen }: { filters: Filters; setFil
                           e.stopPropagation();
                           onOpen(l.request_id);
                         }}
-                        aria-label={t("open_request", { id: l.request_id })}
+                        aria-label={`${fmtTime(l.ts)} · ${t("open_request", { id: l.request_id })}`}
                       >
                         {fmtTime(l.ts)}
                       </button>
@@ -668,7 +668,7 @@ function ProxyTab({ filters, setFilters, onOpen }: { filters: Filters; setFilter
         <Empty title={t("proxy_empty")} hint={isFiltered(applied) ? t("empty_filtered_hint") : t("proxy_empty_hint")} />
       ) : (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table data-testid="proxy-table">
               <thead>
                 <tr>
@@ -691,7 +691,7 @@ function ProxyTab({ filters, setFilters, onOpen }: { filters: Filters; setFilter
                       {fmtTime(c.ts)}
                     </td>
                     <td>
-                      <button type="button" className="ghost small mono" style={{ padding: 0, minHeight: 0 }} onClick={() => onOpen(c.request_id)} aria-label={t("open_request", { id: c.request_id })}>
+                      <button type="button" className="ghost small mono" style={{ padding: 0, minHeight: 0 }} onClick={() => onOpen(c.request_id)} aria-label={`${c.request_id.slice(0, 12)} · ${t("open_request", { id: c.request_id })}`}>
                         {c.request_id.slice(0, 12)}
                       </button>
                       {c.attempt > 1 && <span className="small muted"> #{c.attempt}</span>}
@@ -743,7 +743,7 @@ function AuditTab() {
         <Empty title={t("audit_empty")} hint={t("audit_empty_hint")} />
       ) : (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table data-testid="audit-table">
               <thead>
                 <tr>
@@ -1071,7 +1071,7 @@ function LiveTab({ onOpen }: { onOpen: (id: string) => void }) {
           {t("held_requests", { n: fmtInt(held) })}
         </div>
       )}
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table data-testid="live-requests-list">
           <thead>
             <tr>
@@ -1118,7 +1118,7 @@ function LiveTab({ onOpen }: { onOpen: (id: string) => void }) {
                             x.stopPropagation();
                             onOpen(e.id);
                           }}
-                          aria-label={t("open_request", { id: e.id })}
+                          aria-label={`${fmtTime(started)} · ${t("open_request", { id: e.id })}`}
                         >
                           {fmtTime(started)}
                         </button>

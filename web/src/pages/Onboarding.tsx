@@ -144,7 +144,7 @@ export default function Onboarding({ firstRun }: { firstRun?: boolean }) {
               <code>{chosen.target}</code>
               <CopyButton text={chosen.content} />
             </div>
-            <pre data-testid="tool-config">{chosen.content}</pre>
+            <pre tabIndex={0} data-testid="tool-config">{chosen.content}</pre>
             <p className="small muted">{t("tool_more")}</p>
             <div className="row end">
               <button type="button" className="primary" onClick={() => navigate("/")} data-testid="onboarding-finish">

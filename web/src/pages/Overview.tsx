@@ -68,7 +68,7 @@ export default function Overview() {
           ) : (logs.data?.logs.length ?? 0) === 0 ? (
             <Empty title={t("overview.no_requests")} hint={t("overview.no_requests_hint")} />
           ) : (
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table>
                 <tbody>
                   {logs.data?.logs.map((l) => (

@@ -303,7 +303,7 @@ function ProvidersTab() {
           <Empty title={q ? t("no_match", { query: search.trim() }) : t("catalog_all_connected")} hint={q ? t("no_match_hint") : undefined} />
         ) : (
           <>
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table data-testid="provider-catalog">
                 <thead>
                   <tr>
@@ -390,7 +390,7 @@ function ProviderCard({
             {t("provider_line", { format: provider.format, url: provider.base_url })} · {t("connection_count", { n: connections.length })}
           </span>
         </div>
-        <button type="button" className="small" onClick={onAdd} aria-label={t("add_connection_for", { name: provider.name })} data-testid={`add-connection-${provider.id}`}>
+        <button type="button" className="small" onClick={onAdd} aria-label={`${t("add_another")} · ${t("add_connection_for", { name: provider.name })}`} data-testid={`add-connection-${provider.id}`}>
           {t("add_another")}
         </button>
       </div>
@@ -774,7 +774,7 @@ function NodesTab({ onConnected, onAddModels }: { onConnected: () => void; onAdd
           />
         ) : (
           <>
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table data-testid="node-list">
                 <thead>
                   <tr>
@@ -1073,7 +1073,7 @@ function ModelsTab() {
           <Empty title={filter ? t("no_models_for", { name: nameOf(filter) }) : t("no_models")} hint={t("no_models_hint")} />
         ) : (
           <>
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table data-testid="model-list">
                 <thead>
                   <tr>

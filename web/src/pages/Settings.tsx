@@ -1000,7 +1000,7 @@ function SessionsCard({ sessions }: { sessions: Loaded<{ sessions: SessionInfo[]
       ) : list.length === 0 ? (
         <Empty title={t("no_sessions")} hint={t("no_sessions_hint")} />
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="sessions-table" data-testid="sessions-table">
             <thead>
               <tr>
@@ -1075,7 +1075,7 @@ function BlockedProviders() {
           ))}
         </ul>
       )}
-      <pre className="small">{`[providers.${blocked[0]?.id ?? "groq"}]\nenabled = false`}</pre>
+      <pre tabIndex={0} className="small">{`[providers.${blocked[0]?.id ?? "groq"}]\nenabled = false`}</pre>
     </Card>
   );
 }

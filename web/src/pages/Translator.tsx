@@ -210,7 +210,7 @@ function Playground() {
                 </ul>
               </div>
             )}
-            <pre data-testid="playground-output">{pretty(out.body)}</pre>
+            <pre tabIndex={0} data-testid="playground-output">{pretty(out.body)}</pre>
           </div>
         ) : (
           !error && <p className="muted">{t("output_empty")}</p>
@@ -313,7 +313,7 @@ function ChatTester() {
           </Card>
           <div className="grid cols-2">
             <Card title={t("client_request")}>
-              <pre>{pretty(out.client_request)}</pre>
+              <pre tabIndex={0}>{pretty(out.client_request)}</pre>
             </Card>
             <Card title={t("translated_request")}>
               {out.attempts.length === 0 ? (
@@ -324,16 +324,16 @@ function ChatTester() {
                     <div className="small mono">
                       POST {a.url} {a.status !== null && <Badge kind={statusKind(a.status)}>{a.status}</Badge>}
                     </div>
-                    <pre data-testid="chat-upstream-request">{pretty(a.request)}</pre>
+                    <pre tabIndex={0} data-testid="chat-upstream-request">{pretty(a.request)}</pre>
                   </div>
                 ))
               )}
             </Card>
             <Card title={t("upstream_response")}>
-              <pre data-testid="chat-upstream-response">{last?.response ? pretty(last.response) : t("none_recorded")}</pre>
+              <pre tabIndex={0} data-testid="chat-upstream-response">{last?.response ? pretty(last.response) : t("none_recorded")}</pre>
             </Card>
             <Card title={t("client_response")}>
-              <pre data-testid="chat-client-response">{pretty(out.response)}</pre>
+              <pre tabIndex={0} data-testid="chat-client-response">{pretty(out.response)}</pre>
             </Card>
           </div>
         </>
@@ -447,7 +447,7 @@ function TestBench() {
       </Card>
       {Object.keys(results).length > 0 && (
         <Card title={t("bench_results")}>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table data-testid="bench-results">
               <thead>
                 <tr>
@@ -530,7 +530,7 @@ function LiveMonitor() {
       {events.length === 0 ? (
         <p className="muted">{t("live_empty")}</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="live-monitor">
             <thead>
               <tr>
