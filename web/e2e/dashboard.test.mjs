@@ -2,6 +2,8 @@
 // gateway key, CLI config), logout and login, every page rendered without console errors, a
 // chat through the chat tester seen in the logs and analytics, and the Arabic layout (RTL).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { a11y, shot, startStack } from "./harness.mjs";
 
@@ -185,6 +187,21 @@ test("evals: the built-in set against a combo", async () => {
   assert.equal(cells, 11, "a score row and ten cases");
   await shot(page, "evals-run");
   noProblems("evals");
+});
+
+test("endpoint page: a tool's config written on this machine, merged", async () => {
+  const { page } = s;
+  await page.goto(s.gateway + "/endpoint");
+  await page.getByTestId("endpoint-key").fill("sk-omni-from-the-browser");
+  await page.getByTestId("endpoint-model").fill("e2e-combo");
+  await page.getByTestId("write-claude-code").click();
+  await page.getByTestId("written-claude-code").waitFor();
+  const file = JSON.parse(readFileSync(join(s.dir, "home", ".claude", "settings.json"), "utf8"));
+  assert.equal(file.env.ANTHROPIC_AUTH_TOKEN, "sk-omni-from-the-browser");
+  assert.equal(file.env.ANTHROPIC_MODEL, "e2e-combo");
+  assert.equal(file.env.ANTHROPIC_BASE_URL, s.gateway);
+  await shot(page, "endpoint-written");
+  noProblems("endpoint");
 });
 
 const PAGES = ["/", "/endpoint", "/providers", "/combos", "/keys", "/analytics", "/costs", "/logs", "/status", "/translator", "/evals", "/settings"];

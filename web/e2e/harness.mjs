@@ -49,6 +49,8 @@ export function chromiumPath() {
 export async function startStack({ env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "omniroute-e2e-"));
   mkdirSync(join(dir, "data"));
+  // the gateway writes coding tools' configs under HOME: never the real one
+  mkdirSync(join(dir, "home"));
   mkdirSync(SHOTS, { recursive: true });
   // the gateway's own settings come from the test, not from the environment it runs in
   const clean = { ...process.env, RUST_LOG: "warn", NO_OPEN: "1" };
@@ -59,7 +61,7 @@ export async function startStack({ env = {} } = {}) {
     gateway = await startServer(
       "omniroute",
       [join(bins, "omniroute"), "--no-open", "--port", "0", "--host", "127.0.0.1", "--data-dir", join(dir, "data")],
-      { ...clean, ...env },
+      { ...clean, HOME: join(dir, "home"), ...env },
     );
   } catch (e) {
     mock.child.kill();

@@ -493,3 +493,77 @@ async fn combo_step_budgets_follow_the_combo() {
         "deleted with the combo"
     );
 }
+
+#[tokio::test]
+async fn cli_tool_configs_are_written_for_this_machine_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let path = dir.path().join("omniroute.toml");
+    std::fs::write(
+        &path,
+        config(
+            &mock.url(),
+            &[("up-openai", "openai", &["sk-up-0123456789"])],
+            "",
+        ),
+    )
+    .unwrap();
+    let gw = Launch::new(dir.path())
+        .arg("--config")
+        .arg(path.to_str().unwrap())
+        .env("HOME", home.path().to_str().unwrap())
+        .start()
+        .await;
+    let list = gw.api_json("/cli-tools").await;
+    assert_eq!(list["local"], true, "{list}");
+    assert_eq!(list["tools"].as_array().unwrap().len(), 6);
+
+    // an existing Claude Code settings file: merged, the old one kept
+    let claude = home.path().join(".claude/settings.json");
+    std::fs::create_dir_all(claude.parent().unwrap()).unwrap();
+    std::fs::write(&claude, r#"{"permissions": {"allow": ["Read"]}}"#).unwrap();
+    let apply = |tool: &str, extra: Option<(&str, &str)>| {
+        let mut r = gw
+            .http
+            .post(gw.api(&format!("/cli-tools/{tool}/apply")))
+            .json(&json!({"key": "sk-omni-written", "model": "up-openai/mock-small"}));
+        if let Some((k, v)) = extra {
+            r = r.header(k, v);
+        }
+        r.send()
+    };
+    let r = apply("claude-code", None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["backup"]
+            .as_str()
+            .is_some_and(|b| std::path::Path::new(b).exists()),
+        "{v}"
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&claude).unwrap()).unwrap();
+    assert_eq!(
+        written["permissions"]["allow"][0], "Read",
+        "the user's settings stay"
+    );
+    assert_eq!(written["env"]["ANTHROPIC_AUTH_TOKEN"], "sk-omni-written");
+    assert_eq!(written["env"]["ANTHROPIC_BASE_URL"], gw.url.as_str());
+
+    let r = apply("codex", None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let codex = std::fs::read_to_string(home.path().join(".codex/config.toml")).unwrap();
+    assert!(
+        codex.contains(&format!("base_url = \"{}/v1\"", gw.url)),
+        "{codex}"
+    );
+
+    // through a proxy (not this machine's browser): refused, nothing written
+    let r = apply("gemini-cli", Some(("x-forwarded-for", "203.0.113.9")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!home.path().join(".gemini/.env").exists());
+    let r = apply("vim", None).await.unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod auth;
+mod clitools;
 mod evals;
 mod runtime;
 mod translator;
@@ -107,6 +108,8 @@ pub fn router() -> Router<Arc<AppState>> {
             axum::routing::delete(runtime::delete_budget),
         )
         .route("/health", get(health))
+        .route("/cli-tools", get(clitools::list))
+        .route("/cli-tools/{id}/apply", post(clitools::apply))
         .route("/evals/sets", get(evals::list_sets).post(evals::create_set))
         .route(
             "/evals/sets/{id}",

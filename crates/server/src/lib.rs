@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod budgets;
 pub mod cache;
+pub mod clitools;
 pub mod controls;
 pub mod dashboard;
 pub mod error;

@@ -91,6 +91,13 @@ fn bodies() -> Map<String, Value> {
         ),
     );
     m.insert(
+        "CliToolApply".into(),
+        obj(
+            json!({"key": {"type": "string", "minLength": 1}, "model": s()}),
+            &["key"],
+        ),
+    );
+    m.insert(
         "EvalSet".into(),
         obj(
             json!({"name": s(), "description": s(), "cases": {"type": "array", "minItems": 1, "items": obj(
@@ -824,6 +831,15 @@ fn ops() -> Vec<Op> {
             "Clear the cache",
             Admin,
             None,
+        ),
+        op("get", "/api/cli-tools", "endpoint", "Coding tools whose configuration the gateway can write", Admin, None),
+        op(
+            "post",
+            "/api/cli-tools/{id}/apply",
+            "endpoint",
+            "Write a tool's configuration file (merged, after a backup; dashboard on this machine only)",
+            Admin,
+            body("CliToolApply"),
         ),
         op("get", "/api/evals/sets", "evals", "Eval sets (the built-in one first)", Admin, None),
         op("post", "/api/evals/sets", "evals", "Save an eval set", Admin, body("EvalSet")),

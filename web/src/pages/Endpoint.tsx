@@ -2,6 +2,7 @@
 // supported coding tool the exact configuration to paste.
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { api } from "../api/client";
 import { useApi } from "../api/hooks";
 import { toolConfigs } from "../cliTools";
 import { Badge, Card, CopyButton, Field, PageHead } from "../components/ui";
@@ -11,10 +12,64 @@ interface ModelList {
   data: { id: string }[];
 }
 
+interface CliTools {
+  local: boolean;
+  home: string | null;
+  tools: { id: string; name: string; path: string | null; exists: boolean }[];
+}
+
+interface Applied {
+  path: string;
+  backup: string | null;
+}
+
+/** "Write it for me": only when the dashboard runs on the gateway's machine. */
+function WriteButton({ tool, info, keyValue, model, onDone }: { tool: string; info: CliTools["tools"][number]; keyValue: string; model: string; onDone: () => void }) {
+  const { t } = useTranslation("endpoint");
+  const [result, setResult] = useState<Applied>();
+  const [error, setError] = useState<string>();
+  const [pending, setPending] = useState(false);
+  const write = async () => {
+    if (info.exists && !window.confirm(t("write_confirm", { path: info.path }))) return;
+    setPending(true);
+    setError(undefined);
+    try {
+      setResult(await api.post<Applied>(`/api/cli-tools/${encodeURIComponent(tool)}/apply`, { key: keyValue, model }));
+      onDone();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setPending(false);
+    }
+  };
+  return (
+    <div className="stack" style={{ gap: 6, marginTop: 8 }}>
+      <div className="row">
+        <button className="small" disabled={pending || !keyValue} onClick={() => void write()} data-testid={`write-${tool}`} title={!keyValue ? t("write_needs_key") : undefined}>
+          {t("write", { path: info.path })}
+        </button>
+        {!keyValue && <span className="small muted">{t("write_needs_key")}</span>}
+      </div>
+      {result && (
+        <div className="alert ok small" role="status" data-testid={`written-${tool}`}>
+          {t("written", { path: result.path })}
+          {result.backup && <> {t("backup", { path: result.backup })}</>}
+        </div>
+      )}
+      {error && (
+        <div className="alert err small" role="alert">
+          {error}
+        </div>
+      )}
+    </div>
+  );
+}
+
 export default function Endpoint() {
   const { t } = useTranslation("endpoint");
   const root = gatewayRoot();
   const models = useApi<ModelList>("/v1/models");
+  const cli = useApi<CliTools>("/api/cli-tools");
   const [key, setKey] = useState("");
   const [model, setModel] = useState("");
   const configs = useMemo(() => toolConfigs({ root, key, model }), [root, key, model]);
@@ -48,6 +103,7 @@ export default function Endpoint() {
         </div>
       </Card>
       <Card title={t("fill_in")}>
+        {cli.data && !cli.data.local && <p className="small muted">{t("remote_note")}</p>}
         <div className="form-grid">
           <Field label={t("key")} hint={t("key_hint")}>
             {(id) => <input id={id} type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} data-testid="endpoint-key" />}
@@ -82,6 +138,10 @@ export default function Endpoint() {
               {c.kind === "file" ? t("put_in") : t("paste_in")} <code>{c.target}</code>
             </p>
             <pre tabIndex={0} data-testid={`tool-${c.id}`}>{c.content}</pre>
+            {(() => {
+              const info = cli.data?.tools.find((x) => x.id === c.id);
+              return cli.data?.local && info ? <WriteButton tool={c.id} info={info} keyValue={key} model={model} onDone={cli.reload} /> : null;
+            })()}
           </Card>
         ))}
       </div>
