@@ -567,3 +567,60 @@ async fn cli_tool_configs_are_written_for_this_machine_only() {
     let r = apply("vim", None).await.unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn providers_are_blocked_and_unblocked_from_the_api() {
+    let (_d, _m, gw) = setup().await;
+    let patch = |enabled: bool| {
+        gw.http
+            .patch(gw.api("/providers/up-openai"))
+            .json(&json!({ "enabled": enabled }))
+            .send()
+    };
+    let enabled = |v: &Value| {
+        v["providers"].as_array().unwrap().iter()
+            .find(|p| p["id"] == "up-openai")
+            .map(|p| p["enabled"].clone())
+    };
+    let ok = || gw.chat(body("up-openai/mock-small", "blocked?"));
+    assert_eq!(ok().await.status(), 200);
+    assert_eq!(patch(false).await.unwrap().status(), 200);
+    assert_eq!(enabled(&gw.api_json("/providers").await), Some(json!(false)));
+    let r = ok().await;
+    assert!(r.status().is_client_error() || r.status().is_server_error(), "{}", r.status());
+    // the other provider still serves
+    assert_eq!(gw.chat(body("up-anthropic/mock-small", "still here")).await.status(), 200);
+    assert_eq!(patch(true).await.unwrap().status(), 200);
+    assert_eq!(ok().await.status(), 200, "its connections came back");
+    let r = gw.http.patch(gw.api("/providers/nobody")).json(&json!({"enabled": false})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn login_lockouts_are_listed_and_lifted() {
+    let (_d, _m, gw) = setup().await;
+    let r = gw.http.post(gw.api("/auth/setup")).json(&json!({"password": "the right password"})).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let anon = reqwest::Client::new();
+    let login = |pw: &'static str| {
+        anon.post(gw.api("/auth/login")).json(&json!({ "password": pw })).send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(login("wrong password!").await.unwrap().status().as_u16());
+    }
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+    let list = gw.api_json("/auth/lockouts").await;
+    let l = &list["lockouts"][0];
+    assert_eq!(l["ip"], "127.0.0.1", "{list}");
+    assert!(l["seconds_left"].as_u64().unwrap() > 60);
+    assert_eq!(login("the right password").await.unwrap().status(), 429, "still locked");
+    let r = gw.http.delete(gw.api("/auth/lockouts/127.0.0.1")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(login("the right password").await.unwrap().status(), 200, "unlocked");
+    assert_eq!(gw.api_json("/auth/lockouts").await["lockouts"], json!([]));
+    let r = gw.http.delete(gw.api("/auth/lockouts/127.0.0.1")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = gw.http.delete(gw.api("/auth/lockouts/not-an-ip")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -48,7 +48,13 @@ pub fn router() -> Router<Arc<AppState>> {
             "/auth/sessions/{id}",
             axum::routing::delete(auth::end_session),
         )
+        .route("/auth/lockouts", get(auth::lockouts))
+        .route(
+            "/auth/lockouts/{ip}",
+            axum::routing::delete(auth::unlock),
+        )
         .route("/providers", get(list_providers))
+        .route("/providers/{id}", axum::routing::patch(patch_provider))
         .route(
             "/connections",
             get(list_connections).post(create_connection),
@@ -158,6 +164,35 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, HttpErro
 }
 
 // ------------------------------------------------------------------ providers
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderPatch {
+    /// `false` blocks the provider: nothing routes to it until it is enabled again.
+    enabled: bool,
+}
+
+/// `PATCH /api/providers/{id} {"enabled"}`: block or unblock a provider (its connections stay).
+async fn patch_provider(State(st): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let b: ProviderPatch = parse_body(&body)?;
+    let id = provider_id(&st, &id)?;
+    let existing = st
+        .store
+        .list_provider_settings()
+        .await?
+        .into_iter()
+        .find(|s| s.provider == id);
+    st.store
+        .upsert_provider_setting(&omniroute_store::ProviderSetting {
+            provider: id.clone(),
+            enabled: b.enabled,
+            base_url: existing.and_then(|s| s.base_url),
+            source: SOURCE_API.into(),
+        })
+        .await?;
+    refresh(&st).await?;
+    Ok(Json(json!({"id": id, "enabled": b.enabled})))
+}
 
 async fn list_providers(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();

@@ -433,6 +433,40 @@ impl Auth {
         None
     }
 
+    /// Addresses locked out of the login now, with the seconds left.
+    pub fn lockouts(&self) -> Vec<(IpAddr, u64)> {
+        let now = Instant::now();
+        let mut v: Vec<(IpAddr, u64)> = self
+            .failures
+            .lock()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|(ip, e)| {
+                        let until = e.locked_until?;
+                        (until > now).then(|| (*ip, (until - now).as_secs().max(1)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Lift an address's lockout (and forget its failures). Whether there was one.
+    pub fn unlock(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        self.failures
+            .lock()
+            .map(|mut f| match f.get(&ip) {
+                Some(e) if e.locked_until.is_some_and(|u| u > now) => {
+                    f.remove(&ip);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false)
+    }
+
     /// A successful login clears the address's failures.
     pub fn succeeded(&self, ip: IpAddr) {
         if let Ok(mut f) = self.failures.lock() {

@@ -91,6 +91,10 @@ fn bodies() -> Map<String, Value> {
         ),
     );
     m.insert(
+        "ProviderPatch".into(),
+        obj(json!({"enabled": {"type": "boolean"}}), &["enabled"]),
+    );
+    m.insert(
         "CliToolApply".into(),
         obj(
             json!({"key": {"type": "string", "minLength": 1}, "model": s()}),
@@ -421,6 +425,15 @@ fn ops() -> Vec<Op> {
             None,
         ),
         // management
+        op("get", "/api/auth/lockouts", "auth", "Addresses locked out of the login", Admin, None),
+        op(
+            "delete",
+            "/api/auth/lockouts/{ip}",
+            "auth",
+            "Lift an address's login lockout",
+            Admin,
+            None,
+        ),
         op(
             "get",
             "/api/providers",
@@ -428,6 +441,14 @@ fn ops() -> Vec<Op> {
             "Catalog and custom providers",
             Admin,
             None,
+        ),
+        op(
+            "patch",
+            "/api/providers/{id}",
+            "providers",
+            "Block or unblock a provider",
+            Admin,
+            body("ProviderPatch"),
         ),
         op(
             "get",

@@ -362,7 +362,7 @@ export default function Health() {
                             disabled={unlock.pending}
                             onClick={() => void doUnlock(c)}
                             data-testid="health-unlock"
-                            aria-label={t("unlock_label", { name: c.connection_name || c.connection_id })}
+                            aria-label={`${t("unlock")} · ${t("unlock_label", { name: c.connection_name || c.connection_id })}`}
                           >
                             {t("unlock")}
                           </button>
@@ -374,6 +374,7 @@ export default function Health() {
               </div>
             )}
           </div>
+          <LoginLockouts />
         </Card>
 
         <Card title={t("queues_title")}>
@@ -462,6 +463,47 @@ export default function Health() {
 }
 
 // ------------------------------------------------------------------ system
+
+/** Addresses locked out of the dashboard login after repeated wrong passwords. */
+function LoginLockouts() {
+  const { t } = useTranslation(["health", "common"]);
+  const list = useApi<{ lockouts: { ip: string; seconds_left: number }[] }>("/api/auth/lockouts", { refreshMs: 10_000 });
+  const [error, setError] = useState<string>();
+  const lift = async (ip: string) => {
+    setError(undefined);
+    try {
+      await api.del(`/api/auth/lockouts/${encodeURIComponent(ip)}`);
+      list.reload();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <div className="stack" style={{ marginTop: 12 }} data-testid="health-login-lockouts">
+      <h3>{t("login_lockouts")}</h3>
+      {(list.data?.lockouts.length ?? 0) === 0 ? (
+        <p className="small muted">{t("no_login_lockouts")}</p>
+      ) : (
+        <ul className="stack" style={{ padding: 0, listStyle: "none", gap: 6 }}>
+          {list.data?.lockouts.map((l) => (
+            <li key={l.ip} className="row">
+              <code>{l.ip}</code>
+              <span className="small muted">{fmtMs(l.seconds_left * 1000)}</span>
+              <button type="button" className="small" onClick={() => void lift(l.ip)} data-testid="health-login-unlock">
+                {t("unlock")}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error && (
+        <div className="alert err" role="alert">
+          {error}
+        </div>
+      )}
+    </div>
+  );
+}
 
 function SystemCard({ h, uptime }: { h: HealthAnswer; uptime: string }) {
   const { t } = useTranslation(["health", "common"]);

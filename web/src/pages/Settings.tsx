@@ -1056,7 +1056,24 @@ function SessionsCard({ sessions }: { sessions: Loaded<{ sessions: SessionInfo[]
 function BlockedProviders() {
   const { t } = useTranslation("settings");
   const providers = useApi<{ providers: ProviderInfo[] }>("/api/providers");
-  const blocked = (providers.data?.providers ?? []).filter((p) => !p.enabled);
+  const [choice, setChoice] = useState("");
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string>();
+  const all = providers.data?.providers ?? [];
+  const blocked = all.filter((p) => !p.enabled);
+  const set = async (id: string, enabled: boolean) => {
+    setPending(true);
+    setError(undefined);
+    try {
+      await api.patch(`/api/providers/${encodeURIComponent(id)}`, { enabled });
+      setChoice("");
+      providers.reload();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setPending(false);
+    }
+  };
   return (
     <Card title={t("blocked_title")}>
       <p className="muted small">{t("blocked_hint")}</p>
@@ -1070,12 +1087,37 @@ function BlockedProviders() {
         <ul className="blocked-list" data-testid="blocked-providers">
           {blocked.map((p) => (
             <li key={p.id}>
-              <Badge kind="err">{t("blocked")}</Badge> {p.name} <code className="muted">{p.id}</code>
+              <Badge kind="err">{t("blocked")}</Badge> {p.name} <code className="muted">{p.id}</code>{" "}
+              <button type="button" className="small" disabled={pending} onClick={() => void set(p.id, true)} data-testid={`unblock-${p.id}`}>
+                {t("unblock")}
+              </button>
             </li>
           ))}
         </ul>
       )}
-      <pre tabIndex={0} className="small">{`[providers.${blocked[0]?.id ?? "groq"}]\nenabled = false`}</pre>
+      <div className="row" style={{ alignItems: "flex-end", marginTop: 8 }}>
+        <label className="field">
+          <span>{t("block_choose")}</span>
+          <select value={choice} onChange={(e) => setChoice(e.target.value)} data-testid="block-select">
+            <option value="">—</option>
+            {all
+              .filter((p) => p.enabled)
+              .map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name} ({p.id})
+                </option>
+              ))}
+          </select>
+        </label>
+        <button type="button" className="danger" disabled={!choice || pending} onClick={() => void set(choice, false)} data-testid="block-provider">
+          {t("block")}
+        </button>
+      </div>
+      {error && (
+        <div className="alert err" role="alert">
+          {error}
+        </div>
+      )}
     </Card>
   );
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use omniroute_protocol::{ApiError, ErrorKind};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -364,4 +364,32 @@ pub(super) async fn end_session(State(st): St, Path(id): Path<String>) -> ApiRes
         .await
         .map_err(|e| HttpError::openai(ApiError::internal(e.to_string())))?;
     Ok(Json(json!({"ended": &s.id_hash[..12]})))
+}
+
+/// `GET /api/auth/lockouts`: addresses locked out of the login after repeated failures.
+pub(super) async fn lockouts(State(st): St) -> ApiResult {
+    let list: Vec<Value> = st
+        .auth
+        .lockouts()
+        .into_iter()
+        .map(|(ip, secs)| json!({"ip": ip.to_string(), "seconds_left": secs}))
+        .collect();
+    Ok(Json(json!({ "lockouts": list })))
+}
+
+/// `DELETE /api/auth/lockouts/{ip}`: let an address try again now.
+pub(super) async fn unlock(
+    State(st): St,
+    Path(ip): Path<String>,
+) -> Result<axum::http::StatusCode, HttpError> {
+    let addr: IpAddr = ip
+        .parse()
+        .map_err(|_| HttpError::openai(ApiError::invalid(format!("`{ip}` is not an IP address"))))?;
+    if st.auth.unlock(addr) {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(HttpError::openai(ApiError::not_found(format!(
+            "`{ip}` is not locked out"
+        ))))
+    }
 }
