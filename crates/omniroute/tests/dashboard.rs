@@ -578,32 +578,61 @@ async fn providers_are_blocked_and_unblocked_from_the_api() {
             .send()
     };
     let enabled = |v: &Value| {
-        v["providers"].as_array().unwrap().iter()
+        v["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
             .find(|p| p["id"] == "up-openai")
             .map(|p| p["enabled"].clone())
     };
     let ok = || gw.chat(body("up-openai/mock-small", "blocked?"));
     assert_eq!(ok().await.status(), 200);
     assert_eq!(patch(false).await.unwrap().status(), 200);
-    assert_eq!(enabled(&gw.api_json("/providers").await), Some(json!(false)));
+    assert_eq!(
+        enabled(&gw.api_json("/providers").await),
+        Some(json!(false))
+    );
     let r = ok().await;
-    assert!(r.status().is_client_error() || r.status().is_server_error(), "{}", r.status());
+    assert!(
+        r.status().is_client_error() || r.status().is_server_error(),
+        "{}",
+        r.status()
+    );
     // the other provider still serves
-    assert_eq!(gw.chat(body("up-anthropic/mock-small", "still here")).await.status(), 200);
+    assert_eq!(
+        gw.chat(body("up-anthropic/mock-small", "still here"))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(patch(true).await.unwrap().status(), 200);
     assert_eq!(ok().await.status(), 200, "its connections came back");
-    let r = gw.http.patch(gw.api("/providers/nobody")).json(&json!({"enabled": false})).send().await.unwrap();
+    let r = gw
+        .http
+        .patch(gw.api("/providers/nobody"))
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn login_lockouts_are_listed_and_lifted() {
     let (_d, _m, gw) = setup().await;
-    let r = gw.http.post(gw.api("/auth/setup")).json(&json!({"password": "the right password"})).send().await.unwrap();
+    let r = gw
+        .http
+        .post(gw.api("/auth/setup"))
+        .json(&json!({"password": "the right password"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let anon = reqwest::Client::new();
     let login = |pw: &'static str| {
-        anon.post(gw.api("/auth/login")).json(&json!({ "password": pw })).send()
+        anon.post(gw.api("/auth/login"))
+            .json(&json!({ "password": pw }))
+            .send()
     };
     let mut statuses = Vec::new();
     for _ in 0..6 {
@@ -614,13 +643,94 @@ async fn login_lockouts_are_listed_and_lifted() {
     let l = &list["lockouts"][0];
     assert_eq!(l["ip"], "127.0.0.1", "{list}");
     assert!(l["seconds_left"].as_u64().unwrap() > 60);
-    assert_eq!(login("the right password").await.unwrap().status(), 429, "still locked");
-    let r = gw.http.delete(gw.api("/auth/lockouts/127.0.0.1")).send().await.unwrap();
+    assert_eq!(
+        login("the right password").await.unwrap().status(),
+        429,
+        "still locked"
+    );
+    let r = gw
+        .http
+        .delete(gw.api("/auth/lockouts/127.0.0.1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(login("the right password").await.unwrap().status(), 200, "unlocked");
+    assert_eq!(
+        login("the right password").await.unwrap().status(),
+        200,
+        "unlocked"
+    );
     assert_eq!(gw.api_json("/auth/lockouts").await["lockouts"], json!([]));
-    let r = gw.http.delete(gw.api("/auth/lockouts/127.0.0.1")).send().await.unwrap();
+    let r = gw
+        .http
+        .delete(gw.api("/auth/lockouts/127.0.0.1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let r = gw.http.delete(gw.api("/auth/lockouts/not-an-ip")).send().await.unwrap();
+    let r = gw
+        .http
+        .delete(gw.api("/auth/lockouts/not-an-ip"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn logged_bodies_include_the_translated_request_and_the_upstream_answer() {
+    let (_d, _m, gw) = setup().await;
+    let r = gw
+        .http
+        .patch(gw.api("/settings"))
+        .json(&json!({"request_bodies": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // OpenAI client → Anthropic upstream, non-stream and stream
+    for stream in [false, true] {
+        let mut b = body("up-anthropic/mock-small", "bodies please");
+        b["stream"] = json!(stream);
+        let r = gw.chat(b).await;
+        assert_eq!(r.status(), 200);
+        let rid = header(r.headers(), "x-request-id").to_string();
+        let _ = r.text().await.unwrap();
+        let mut row = Value::Null;
+        for _ in 0..50 {
+            let v = gw.api_json(&format!("/logs/{rid}")).await;
+            if v["request_id"] == rid.as_str() {
+                row = v;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(row["request_id"], rid.as_str(), "stream={stream}: {row}");
+        let client: Value = serde_json::from_str(row["request_body"].as_str().unwrap()).unwrap();
+        assert_eq!(client["messages"][0]["content"], "bodies please");
+        let sent: Value =
+            serde_json::from_str(row["upstream_request_body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            sent["messages"][0]["content"][0]["text"], "bodies please",
+            "the Anthropic-shaped request: {sent}"
+        );
+        let answer = row["upstream_response_body"].as_str().unwrap();
+        if stream {
+            assert!(
+                answer.contains("event: message_start"),
+                "Anthropic SSE as received: {answer}"
+            );
+            assert!(row["response_body"]
+                .as_str()
+                .unwrap()
+                .contains("chat.completion.chunk"));
+        } else {
+            let v: Value = serde_json::from_str(answer).unwrap();
+            assert_eq!(v["type"], "message", "{v}");
+            assert!(row["response_body"]
+                .as_str()
+                .unwrap()
+                .contains("chat.completion"));
+        }
+    }
 }

@@ -49,10 +49,7 @@ pub fn router() -> Router<Arc<AppState>> {
             axum::routing::delete(auth::end_session),
         )
         .route("/auth/lockouts", get(auth::lockouts))
-        .route(
-            "/auth/lockouts/{ip}",
-            axum::routing::delete(auth::unlock),
-        )
+        .route("/auth/lockouts/{ip}", axum::routing::delete(auth::unlock))
         .route("/providers", get(list_providers))
         .route("/providers/{id}", axum::routing::patch(patch_provider))
         .route(

@@ -210,6 +210,8 @@ fn row(rng: &mut Rng, i: u64, ts: i64, keys: &[String], body_pct: u64) -> Reques
                 "Here is the patch with the router changes and the tests updated. ".repeat(30)
             )
         }),
+        upstream_request_body: None,
+        upstream_response_body: None,
     }
 }
 

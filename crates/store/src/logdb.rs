@@ -19,9 +19,10 @@ use std::time::Duration;
 const INSERT_ROW: &str = "INSERT INTO request_logs (request_id, ts, method, path, client_format, model, \
      provider, connection_id, upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, \
      output_tokens, api_key_id, error, attempts, cached_tokens, reasoning_tokens, cost_usd, cache_hit, \
-     client_ip, user_agent, combo, attempts_detail, size_bytes, request_body, response_body) \
+     client_ip, user_agent, combo, attempts_detail, size_bytes, request_body, response_body, \
+     upstream_request_body, upstream_response_body) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
 
 const UPSERT_STAT: &str = "INSERT INTO request_stats (dim, value, hour_ms, requests, errors, \
      input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_sum, ttft_sum, \
@@ -142,6 +143,8 @@ impl LogDb {
                         p.size,
                         r.request_body,
                         r.response_body,
+                        r.upstream_request_body,
+                        r.upstream_response_body,
                     ])
                     .map_err(db)?;
             }

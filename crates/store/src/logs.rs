@@ -75,6 +75,15 @@ pub struct RequestLog {
     /// Response body (for streams, the streamed bytes), same rules as `request_body`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
+    /// The request as sent upstream by the last attempt (after translation), same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub upstream_request_body: Option<String>,
+    /// The upstream's answer as received by the last attempt (non-stream answers and error
+    /// bodies; for streams, the upstream's bytes), same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub upstream_response_body: Option<String>,
 }
 
 /// One upstream attempt of a request.

@@ -276,6 +276,13 @@ CREATE TABLE eval_runs (
 CREATE INDEX eval_runs_started ON eval_runs (started_at);
 "#,
     ),
+    (
+        9,
+        r#"
+ALTER TABLE request_logs ADD COLUMN upstream_request_body TEXT;
+ALTER TABLE request_logs ADD COLUMN upstream_response_body TEXT;
+"#,
+    ),
 ];
 
 #[cfg(test)]

@@ -134,7 +134,9 @@ fn prepare(r: &RequestLog) -> Prepared<'_> {
         + opt(&r.combo)
         + attempts.as_ref().map_or(0, String::len)
         + opt(&r.request_body)
-        + opt(&r.response_body);
+        + opt(&r.response_body)
+        + opt(&r.upstream_request_body)
+        + opt(&r.upstream_response_body);
     Prepared {
         r,
         attempts,
@@ -144,10 +146,15 @@ fn prepare(r: &RequestLog) -> Prepared<'_> {
 }
 
 fn log_from_row(r: &SqliteRow, bodies: bool) -> Result<RequestLog> {
-    let (request_body, response_body) = if bodies {
-        (r.try_get("request_body")?, r.try_get("response_body")?)
+    let (request_body, response_body, upstream_request_body, upstream_response_body) = if bodies {
+        (
+            r.try_get("request_body")?,
+            r.try_get("response_body")?,
+            r.try_get("upstream_request_body")?,
+            r.try_get("upstream_response_body")?,
+        )
     } else {
-        (None, None)
+        (None, None, None, None)
     };
     let mut row = RequestLog {
         id: r.try_get("id")?,
@@ -179,6 +186,8 @@ fn log_from_row(r: &SqliteRow, bodies: bool) -> Result<RequestLog> {
         attempts_detail: Vec::new(),
         request_body,
         response_body,
+        upstream_request_body,
+        upstream_response_body,
     };
     if let Some(stored) = r.try_get::<Option<&str>, _>("attempts_detail")? {
         row.attempts_detail = attempts_of(stored, &row);

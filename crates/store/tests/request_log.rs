@@ -90,6 +90,8 @@ async fn every_column_round_trips_and_get_log_finds_the_newest() {
         ],
         request_body: Some(r#"{"model":"coding","messages":[]}"#.into()),
         response_body: Some(r#"{"content":[{"type":"text","text":"hi"}]}"#.into()),
+        upstream_request_body: Some(r#"{"contents":[]}"#.into()),
+        upstream_response_body: Some(r#"{"candidates":[]}"#.into()),
     };
     let bytes = store
         .insert_logs(std::slice::from_ref(&full))
@@ -118,6 +120,8 @@ async fn every_column_round_trips_and_get_log_finds_the_newest() {
     assert_eq!(listed.id, got.id);
     assert_eq!(listed.request_body, None);
     assert_eq!(listed.response_body, None);
+    assert_eq!(listed.upstream_request_body, None);
+    assert_eq!(listed.upstream_response_body, None);
     assert_eq!(listed.attempts_detail, full.attempts_detail);
     assert_eq!(listed.cost_usd, Some(0.012_5));
 
@@ -677,7 +681,9 @@ async fn usage_and_spend_outlive_the_rows() {
             max_rows: None,
             max_age_ms: None,
             max_bytes: None,
-            stats_max_age_ms: Some(now_ms() - T0 - DAY),
+            // the cutoff lands a minute before day 1's first hour: the milliseconds between
+            // this `now_ms()` and the store's own must not push it past that hour
+            stats_max_age_ms: Some(now_ms() - T0 - DAY + MIN),
         })
         .await
         .unwrap();

@@ -417,6 +417,8 @@ function LogDetail({ id }: { id: string }) {
       {bodiesLogged ? (
         <>
           <Body title={t("request_body")} text={l.request_body} testId="log-request-body" />
+          {l.upstream_request_body && <Body title={t("upstream_request_body")} text={l.upstream_request_body} testId="log-upstream-request-body" />}
+          {l.upstream_response_body && <Body title={t("upstream_response_body")} text={l.upstream_response_body} testId="log-upstream-response-body" />}
           <Body title={t("response_body")} text={l.response_body} testId="log-response-body" />
         </>
       ) : (

@@ -382,9 +382,9 @@ pub(super) async fn unlock(
     State(st): St,
     Path(ip): Path<String>,
 ) -> Result<axum::http::StatusCode, HttpError> {
-    let addr: IpAddr = ip
-        .parse()
-        .map_err(|_| HttpError::openai(ApiError::invalid(format!("`{ip}` is not an IP address"))))?;
+    let addr: IpAddr = ip.parse().map_err(|_| {
+        HttpError::openai(ApiError::invalid(format!("`{ip}` is not an IP address")))
+    })?;
     if st.auth.unlock(addr) {
         Ok(axum::http::StatusCode::NO_CONTENT)
     } else {

@@ -162,6 +162,8 @@ struct Exchange {
     /// Body logging: the cap, and the response bytes seen so far (at most the cap).
     bodies: Option<usize>,
     response: Vec<u8>,
+    /// With body logging: the current attempt's upstream answer as received (at most the cap).
+    upstream: Vec<u8>,
     /// Trace export: the request's trace (set only when export is on) and each attempt's
     /// timing.
     trace: Option<crate::otel::TraceContext>,
@@ -189,6 +191,7 @@ impl Exchange {
             cost: None,
             bodies: None,
             response: Vec::new(),
+            upstream: Vec::new(),
             trace: None,
             attempt_times: Vec::new(),
         }
@@ -200,6 +203,23 @@ impl Exchange {
             let room = (max + 1).saturating_sub(self.response.len());
             self.response
                 .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
+
+    /// Keep upstream bytes for the log (body logging only, up to its cap).
+    fn capture_upstream(&mut self, bytes: &[u8]) {
+        if let Some(max) = self.bodies {
+            let room = (max + 1).saturating_sub(self.upstream.len());
+            self.upstream
+                .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
+
+    /// Body logging: the request as this attempt sends it upstream (the answer starts over).
+    fn sending_upstream(&mut self, body: &[u8]) {
+        if let Some(max) = self.bodies {
+            self.row.upstream_request_body = Some(crate::redact::for_log(body, max));
+            self.upstream.clear();
         }
     }
 
@@ -295,6 +315,9 @@ impl Exchange {
         self.row.status = status;
         if let Some(max) = self.bodies {
             self.row.response_body = Some(crate::redact::for_log(&self.response, max));
+            if !self.upstream.is_empty() {
+                self.row.upstream_response_body = Some(crate::redact::for_log(&self.upstream, max));
+            }
         }
         self.row.latency_ms = self.elapsed_ms();
         self.row.error = error;
@@ -1285,6 +1308,7 @@ async fn attempt(
     if let Some(tap) = &call.tap {
         tap.sent(provider, upstream_model, &uri_of(&builder), &out);
     }
+    ex.sending_upstream(&out);
     let Ok(upstream_req) = builder.body(http_body_util::Full::new(Bytes::from(out))) else {
         return Err((
             ex,
@@ -1329,6 +1353,7 @@ async fn attempt(
         if let Some(tap) = &call.tap {
             tap.answered(status.as_u16(), &body);
         }
+        ex.capture_upstream(&body);
         let err = upstream_status_error(&provider.id, status.as_u16(), &body, retry_after.clone());
         return Err((
             ex,
@@ -1408,6 +1433,7 @@ async fn attempt(
     if let Some(tap) = &call.tap {
         tap.answered(status.as_u16(), &body);
     }
+    ex.capture_upstream(&body);
     if passthrough {
         let peek: ResponsePeek = match serde_json::from_slice(&body) {
             Ok(v) => v,

@@ -490,6 +490,7 @@ pub(super) async fn translated_stream(
         }
         match upstream::next_chunk(&mut upstream_body, pre_content_wait(idle, deadline)).await {
             Ok(Some(chunk)) => {
+                ex.capture_upstream(&chunk);
                 if let Err(e) = tr.push(&chunk, &mut head) {
                     if !tr.progress().content {
                         return Err((
@@ -576,6 +577,7 @@ pub(super) async fn translated_stream(
             let mut out = BytesMut::new();
             match next_within(&mut s.body, s.idle, &mut s.cap).await {
                 Ok(Some(chunk)) => {
+                    s.ex.capture_upstream(&chunk);
                     let pushed = s.tr.push(&chunk, &mut out);
                     if let Err(e) = pushed {
                         s.done = true;

@@ -67,4 +67,13 @@ request_body?: string | null,
 /**
  * Response body (for streams, the streamed bytes), same rules as `request_body`.
  */
-response_body?: string | null, };
+response_body?: string | null, 
+/**
+ * The request as sent upstream by the last attempt (after translation), same rules.
+ */
+upstream_request_body?: string, 
+/**
+ * The upstream's answer as received by the last attempt (non-stream answers and error
+ * bodies; for streams, the upstream's bytes), same rules.
+ */
+upstream_response_body?: string, };
