@@ -130,6 +130,14 @@ test("create a key on the keys page", async () => {
 
 test("chat tester round trip, seen live, in the logs and in analytics", async () => {
   const { page, context } = s;
+  // keep bodies, so the request detail shows every stage
+  await page.goto(s.gateway + "/settings?tab=advanced");
+  const bodies = page.getByTestId("settings-request_bodies");
+  await bodies.waitFor();
+  if (!(await bodies.isChecked())) await bodies.check();
+  await page.getByTestId("settings-save-advanced").click();
+  await page.getByTestId("settings-saved-advanced").waitFor();
+
   // a second tab watches the live monitor while the first sends
   const watcher = await context.newPage();
   await watcher.goto(s.gateway + "/translator");
@@ -166,6 +174,9 @@ test("chat tester round trip, seen live, in the logs and in analytics", async ()
   await page.getByTestId("logs-table").getByText("e2e-combo").first().waitFor();
   await page.getByTestId("log-row").first().click();
   await page.getByTestId("log-detail").waitFor();
+  // the Anthropic client's request, translated for the OpenAI upstream, and its raw answer
+  await page.getByTestId("log-upstream-request-body").waitFor();
+  assert.ok((await page.getByTestId("log-upstream-response-body").textContent())?.includes("chat.completion"));
   await shot(page, "logs-detail");
   await page.keyboard.press("Escape");
 
