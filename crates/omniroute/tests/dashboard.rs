@@ -734,3 +734,48 @@ async fn logged_bodies_include_the_translated_request_and_the_upstream_answer() 
         }
     }
 }
+
+#[tokio::test]
+async fn requests_waiting_for_a_rate_limit_slot_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let cfg = config(
+        &mock.url(),
+        &[("up-openai", "openai", &["sk-up-0123456789"])],
+        "[settings]\nrate_limit = { max_concurrent = 1 }\nrate_limit_wait_ms = 5000\n",
+    );
+    let gw = start(dir.path(), &cfg).await;
+    // one slow request holds the only slot; two more queue behind it
+    let slow = |text: &'static str| {
+        let b = body("up-openai/mock-small", text);
+        let (http, url) = (gw.http.clone(), gw.v1("/chat/completions"));
+        tokio::spawn(async move { http.post(url).json(&b).send().await.unwrap().status() })
+    };
+    let first = slow("[[mock:first-byte=1500]] holding the slot");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let queued = [slow("queued one"), slow("queued two")];
+    let mut seen = (0, 0);
+    for _ in 0..40 {
+        let v = gw.api_json("/resilience").await;
+        let c = &v["connections"][0];
+        seen = (
+            c["in_use"].as_u64().unwrap(),
+            c["waiting"].as_u64().unwrap(),
+        );
+        assert_eq!(c["limits"]["max_concurrent"], 1, "{c}");
+        if seen == (1, 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen, (1, 2), "one in flight, two waiting");
+    assert_eq!(first.await.unwrap(), 200);
+    for q in queued {
+        assert_eq!(q.await.unwrap(), 200);
+    }
+    let c = &gw.api_json("/resilience").await["connections"][0];
+    assert_eq!(
+        (c["in_use"].as_u64(), c["waiting"].as_u64()),
+        (Some(0), Some(0))
+    );
+}

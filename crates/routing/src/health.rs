@@ -812,7 +812,19 @@ struct LimInner {
 pub struct Limiter {
     unlimited: AtomicBool,
     active: Arc<AtomicU32>,
+    /// Requests waiting for a slot right now (see [`Limiter::waiter`]).
+    waiting: Arc<AtomicU32>,
     inner: Mutex<LimInner>,
+}
+
+/// A request counted as waiting for a slot until this is dropped.
+#[derive(Debug)]
+pub struct Waiter(Arc<AtomicU32>);
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Default for Limiter {
@@ -826,6 +838,7 @@ impl Limiter {
         Self {
             unlimited: AtomicBool::new(cfg.is_unlimited()),
             active: Arc::new(AtomicU32::new(0)),
+            waiting: Arc::new(AtomicU32::new(0)),
             inner: Mutex::new(LimInner {
                 cfg,
                 starts: VecDeque::new(),
@@ -844,6 +857,23 @@ impl Limiter {
     /// Requests currently holding a permit (counted only while a concurrency cap is set).
     pub fn active(&self) -> u32 {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// Requests queued for a slot now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Count one more request waiting for a slot, until the returned guard drops (also when
+    /// the waiting request is cancelled).
+    pub fn waiter(&self) -> Waiter {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiter(self.waiting.clone())
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> RateLimitConfig {
+        lock(&self.inner).cfg
     }
 
     /// Start a request now, or learn when to try again.
@@ -1560,6 +1590,23 @@ mod tests {
         assert!(s.score(40) > fresh);
         let snap = s.snapshot();
         assert_eq!(snap.in_flight, 1);
+    }
+
+    #[test]
+    fn limiter_counts_its_queue() {
+        let l = Limiter::new(RateLimitConfig {
+            rpm: Some(1),
+            ..Default::default()
+        });
+        assert_eq!(l.waiting(), 0);
+        let a = l.waiter();
+        let b = l.waiter();
+        assert_eq!(l.waiting(), 2);
+        drop(a);
+        assert_eq!(l.waiting(), 1);
+        drop(b);
+        assert_eq!(l.waiting(), 0);
+        assert_eq!(l.config().rpm, Some(1));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use classify::{
 pub use health::{
     Admission, Attempt, Breaker, BreakerConfig, BreakerSnapshot, BreakerState, Cooldown,
     CooldownConfig, CooldownEntry, HealthConfig, Limiter, Permit, PersistedKind, PersistedState,
-    RateLimitConfig, Registry, Report, Stats, StatsSnapshot, TargetHealth, Wait,
+    RateLimitConfig, Registry, Report, Stats, StatsSnapshot, TargetHealth, Wait, Waiter,
 };
 pub use resolve::{
     find_cycle, glob, ComboDef, Expansion, Resolution, ResolveError, Resolver, SkipReason, Skipped,

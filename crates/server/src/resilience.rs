@@ -168,6 +168,8 @@ pub fn view(res: &Resilience, names: &HashMap<String, (String, String)>, now: Mi
             "cooldowns": entries,
             "stats": t.stats.snapshot(),
             "in_use": t.limiter.active(),
+            "waiting": t.limiter.waiting(),
+            "limits": t.limiter.config(),
             "available": t.unavailable_until(now, None).is_none(),
         }));
     }

@@ -56,6 +56,9 @@ interface ConnectionView {
   cooldowns: CooldownEntry[];
   stats: StatsSnapshot;
   in_use: number;
+  /** requests queued for a slot right now */
+  waiting: number;
+  limits: { rpm: number | null; min_gap_ms: number | null; max_concurrent: number | null };
   available: boolean;
 }
 
@@ -382,7 +385,7 @@ export default function Health() {
             <p className="muted small">{t("queues_hint")}</p>
             {!r ? (
               res.loading ? <Spinner /> : null
-            ) : r.connections.filter((c) => c.in_use > 0).length === 0 ? (
+            ) : r.connections.filter((c) => c.in_use > 0 || c.waiting > 0).length === 0 ? (
               <Empty title={t("no_queues")} hint={t("no_queues_hint")} />
             ) : (
               <div className="table-wrap" tabIndex={0}>
@@ -391,13 +394,15 @@ export default function Health() {
                     <tr>
                       <th>{t("connection")}</th>
                       <th className="num">{t("in_flight")}</th>
+                      <th className="num">{t("waiting")}</th>
+                      <th>{t("limits")}</th>
                       <th>{t("available")}</th>
                     </tr>
                   </thead>
                   <tbody>
                     {r.connections
-                      .filter((c) => c.in_use > 0)
-                      .sort((a, b) => b.in_use - a.in_use)
+                      .filter((c) => c.in_use > 0 || c.waiting > 0)
+                      .sort((a, b) => b.waiting - a.waiting || b.in_use - a.in_use)
                       .map((c) => (
                         <tr key={c.id} data-testid="health-queue-row">
                           <td>
@@ -405,6 +410,18 @@ export default function Health() {
                             <div className="small muted">{c.provider}</div>
                           </td>
                           <td className="num">{fmtInt(c.in_use)}</td>
+                          <td className="num" data-testid="health-queue-waiting">
+                            {c.waiting > 0 ? <Badge kind="warn">{fmtInt(c.waiting)}</Badge> : "0"}
+                          </td>
+                          <td className="small">
+                            {[
+                              c.limits?.rpm ? t("limit_rpm", { n: c.limits.rpm }) : null,
+                              c.limits?.max_concurrent ? t("limit_concurrent", { n: c.limits.max_concurrent }) : null,
+                              c.limits?.min_gap_ms ? t("limit_gap", { ms: c.limits.min_gap_ms }) : null,
+                            ]
+                              .filter(Boolean)
+                              .join(" · ") || "—"}
+                          </td>
                           <td>{c.available ? <Badge kind="ok">{t("common:yes")}</Badge> : <Badge kind="warn">{t("common:no")}</Badge>}</td>
                         </tr>
                       ))}

@@ -578,6 +578,8 @@ async fn acquire_slot(
     wait: Duration,
 ) -> Option<omniroute_routing::Permit> {
     let give_up = crate::resilience::now() + wait.as_millis() as u64;
+    // counted in the Health page's queue while it waits (dropped with this future)
+    let mut queued = None;
     loop {
         let now = crate::resilience::now();
         match limiter.try_acquire(now) {
@@ -586,6 +588,7 @@ async fn acquire_slot(
                 if w.earliest > give_up {
                     return None;
                 }
+                queued.get_or_insert_with(|| limiter.waiter());
                 let nap = w.earliest.saturating_sub(now).max(1);
                 tokio::time::sleep(Duration::from_millis(nap)).await;
             }
