@@ -193,18 +193,25 @@ async fn patch_provider(State(st): St, Path(id): Path<String>, body: Bytes) -> A
 
 async fn list_providers(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
-    let list: Vec<Value> = snap
+    let list: Vec<crate::views::ProviderView> = snap
         .resolver
         .providers()
         .iter()
-        .map(|p| {
-            json!({
-                "id": p.id, "alias": p.alias, "name": p.name, "format": p.format,
-                "base_url": p.base_url, "auth": p.auth, "custom": p.custom,
-                "enabled": !snap.resolver.is_disabled(&p.id),
-                "connections": snap.connections.get(&p.id).map_or(0, Vec::len),
-                "models": p.models.len(), "website": p.website,
-            })
+        .map(|p| crate::views::ProviderView {
+            id: p.id.clone(),
+            alias: p.alias.clone(),
+            name: p.name.clone(),
+            format: p.format.as_str().to_string(),
+            base_url: p.base_url.clone(),
+            auth: serde_json::to_value(p.auth)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            custom: p.custom,
+            enabled: !snap.resolver.is_disabled(&p.id),
+            connections: snap.connections.get(&p.id).map_or(0, Vec::len) as u32,
+            models: p.models.len() as u32,
+            website: p.website.clone(),
         })
         .collect();
     Ok(Json(json!({ "providers": list })))
@@ -212,13 +219,21 @@ async fn list_providers(State(st): St) -> ApiResult {
 
 // ------------------------------------------------------------------ connections
 
-fn connection_json(c: &Connection) -> Value {
-    json!({
-        "id": c.id, "provider": c.provider, "name": c.name, "priority": c.priority,
-        "enabled": c.enabled, "api_key": masked(&c.secret), "has_api_key": c.secret.is_some(),
-        "base_url": c.base_url, "settings": c.settings, "source": c.source,
-        "created_at": c.created_at, "updated_at": c.updated_at,
-    })
+fn connection_json(c: &Connection) -> crate::views::ConnectionView {
+    crate::views::ConnectionView {
+        id: c.id.clone(),
+        provider: c.provider.clone(),
+        name: c.name.clone(),
+        priority: c.priority,
+        enabled: c.enabled,
+        api_key: masked(&c.secret),
+        has_api_key: c.secret.is_some(),
+        base_url: c.base_url.clone(),
+        settings: c.settings.clone(),
+        source: c.source.clone(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
 }
 
 #[derive(Deserialize)]
@@ -262,7 +277,9 @@ async fn list_connections(State(st): St) -> ApiResult {
 }
 
 async fn get_connection(State(st): St, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(connection_json(&st.store.get_connection(&id).await?)))
+    Ok(Json(json!(connection_json(
+        &st.store.get_connection(&id).await?
+    ))))
 }
 
 async fn create_connection(
@@ -299,7 +316,7 @@ async fn create_connection(
     };
     let c = st.store.create_connection(input, SOURCE_API).await?;
     refresh(&st).await?;
-    Ok((StatusCode::CREATED, Json(connection_json(&c))))
+    Ok((StatusCode::CREATED, Json(json!(connection_json(&c)))))
 }
 
 async fn update_connection(
@@ -331,7 +348,7 @@ async fn update_connection(
     };
     let c = st.store.update_connection(&id, patch).await?;
     refresh(&st).await?;
-    Ok(Json(connection_json(&c)))
+    Ok(Json(json!(connection_json(&c))))
 }
 
 async fn delete_connection(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
@@ -435,35 +452,43 @@ async fn probe(
             }),
         Err(_) => Err("invalid URL, header or credential"),
     };
-    let result = match sent {
-        Err(e) => json!({"ok": false, "method": method, "error": e}),
+    let mut result = match sent {
+        Err(e) => crate::views::TestResult {
+            ok: false,
+            method: method.into(),
+            error: Some(e.into()),
+            ..Default::default()
+        },
         Ok(resp) => {
             let status = resp.status().as_u16();
             let body = upstream::read_limited(resp.into_body(), 4 * 1024 * 1024, timeout)
                 .await
                 .unwrap_or_default();
             let ok = (200..300).contains(&status);
-            let mut out = json!({"ok": ok, "method": method, "status": status});
+            let mut out = crate::views::TestResult {
+                ok,
+                method: method.into(),
+                status: Some(status),
+                ..Default::default()
+            };
             if ok && method == "models" {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let n = v
+                out.models = v
                     .get("data")
                     .or_else(|| v.get("models"))
                     .and_then(Value::as_array)
-                    .map(Vec::len);
-                out["models"] = json!(n);
+                    .map(|a| a.len() as u32);
             }
             if !ok {
-                out["error"] =
-                    json!(ApiError::upstream_message(&body)
-                        .unwrap_or_else(|| format!("HTTP {status}")));
+                out.error = Some(
+                    ApiError::upstream_message(&body).unwrap_or_else(|| format!("HTTP {status}")),
+                );
             }
             out
         }
     };
-    let mut result = result;
-    result["latency_ms"] = json!(started.elapsed().as_millis() as u64);
-    result
+    result.latency_ms = started.elapsed().as_millis() as u64;
+    json!(result)
 }
 
 // ------------------------------------------------------------------ custom nodes

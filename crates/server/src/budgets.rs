@@ -134,20 +134,20 @@ impl Budget {
     }
 
     /// The API view.
-    pub fn view(&self, now: i64) -> serde_json::Value {
+    pub fn view(&self, now: i64) -> crate::views::BudgetView {
         let (start, reset) = self.period.bounds(now);
         let spent = self.spent(now);
-        serde_json::json!({
-            "id": self.id,
-            "scope": self.scope,
-            "limit_usd": self.limit_usd,
-            "period": self.period,
-            "spent_usd": spent,
-            "remaining_usd": (self.limit_usd - spent).max(0.0),
-            "period_start_ms": start,
-            "resets_at_ms": reset,
-            "exceeded": spent >= self.limit_usd,
-        })
+        crate::views::BudgetView {
+            id: self.id.clone(),
+            scope: self.scope.clone(),
+            limit_usd: self.limit_usd,
+            period: self.period,
+            spent_usd: spent,
+            remaining_usd: (self.limit_usd - spent).max(0.0),
+            period_start_ms: start,
+            resets_at_ms: reset,
+            exceeded: spent >= self.limit_usd,
+        }
     }
 }
 

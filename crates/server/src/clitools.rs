@@ -50,7 +50,8 @@ pub const TOOLS: &[Tool] = &[
 ];
 
 /// What was written.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Applied {
     pub path: String,
     /// Where the previous file was copied, when there was one.

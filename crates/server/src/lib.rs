@@ -25,6 +25,7 @@ pub mod resilience;
 pub mod state;
 pub mod telemetry;
 pub mod upstream;
+pub mod views;
 
 pub use state::{AppState, StateOptions};
 

@@ -1,28 +1,10 @@
 // Shapes of the management API answers the pages read. Record types generated from the Rust
 // structs live in ./gen (ts-rs); the list envelopes and the answers built ad hoc are here.
 
-export interface ProviderInfo {
-  id: string;
-  alias: string;
-  name: string;
-  format: string;
-  base_url: string;
-  auth: string;
-  custom: boolean;
-  enabled: boolean;
-  connections: number;
-  models: number;
-  website?: string | null;
-}
-
-export interface TestResult {
-  ok: boolean;
-  method: string;
-  status?: number;
-  models?: number | null;
-  error?: string;
-  latency_ms: number;
-}
+/** A provider as `GET /api/providers` lists it (generated from the Rust `ProviderView`). */
+export type { ProviderView as ProviderInfo } from "./gen/ProviderView";
+/** A credential or connection test's answer (generated from the Rust `TestResult`). */
+export type { TestResult } from "./gen/TestResult";
 
 export interface CreatedKey {
   id: string;

@@ -6,9 +6,9 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api } from "../api/client";
 import { useApi } from "../api/hooks";
+import type { BudgetView } from "../api/gen/BudgetView";
 import type { Combo } from "../api/gen/Combo";
 import type { Period } from "../api/gen/Period";
-import type { Scope } from "../api/gen/Scope";
 import { fmtMs, fmtRelative, fmtUsd } from "../components/format";
 import { Badge, Bar, Card, Empty, ErrorBox, Field, Modal, PageHead, Pager, Spinner, usePaged } from "../components/ui";
 import "./providers.css";
@@ -27,18 +27,6 @@ interface CatalogProvider {
   models: { id: string; model: string; type: string; custom: boolean }[];
 }
 
-/** `Budget::view` in crates/server/src/budgets.rs. */
-interface BudgetView {
-  id: string;
-  scope: Scope;
-  limit_usd: number;
-  period: Period;
-  spent_usd: number;
-  remaining_usd: number;
-  period_start_ms: number;
-  resets_at_ms: number;
-  exceeded: boolean;
-}
 
 /** The body of POST /api/combos and PUT /api/combos/{id} (`ComboBody`, unknown fields refused). */
 type ComboBody = Pick<Combo, "name" | "models" | "strategy" | "enabled" | "weights">;

@@ -19,18 +19,9 @@ import "./costs.css";
 
 const PERIODS: Period[] = ["day", "week", "month"];
 
-/** `GET /api/usage/budget` → `budgets[]`, `POST /api/usage/budget` → one (budgets.rs `Budget::view`). */
-export interface BudgetView {
-  id: string;
-  scope: Scope;
-  limit_usd: number;
-  period: Period;
-  spent_usd: number;
-  remaining_usd: number;
-  period_start_ms: number;
-  resets_at_ms: number;
-  exceeded: boolean;
-}
+/** `GET /api/usage/budget` → `budgets[]`, `POST /api/usage/budget` → one (generated from the Rust `BudgetView`). */
+export type { BudgetView } from "../api/gen/BudgetView";
+import type { BudgetView } from "../api/gen/BudgetView";
 
 /** A key as `GET /api/keys` lists it. */
 export type KeyRow = ApiKey & { status: "active" | "expired" | "revoked"; allow_all: boolean };

@@ -4,6 +4,7 @@ import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api } from "../api/client";
 import { useApi } from "../api/hooks";
+import type { Applied } from "../api/gen/Applied";
 import { toolConfigs } from "../cliTools";
 import { Badge, Card, CopyButton, Field, PageHead } from "../components/ui";
 import { gatewayRoot } from "./Onboarding";
@@ -18,10 +19,6 @@ interface CliTools {
   tools: { id: string; name: string; path: string | null; exists: boolean }[];
 }
 
-interface Applied {
-  path: string;
-  backup: string | null;
-}
 
 /** "Write it for me": only when the dashboard runs on the gateway's machine. */
 function WriteButton({ tool, info, keyValue, model, onDone }: { tool: string; info: CliTools["tools"][number]; keyValue: string; model: string; onDone: () => void }) {

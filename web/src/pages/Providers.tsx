@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api, qs } from "../api/client";
 import { useApi } from "../api/hooks";
+import type { ConnectionView } from "../api/gen/ConnectionView";
 import type { ProviderInfo, TestResult } from "../api/types";
 import type { ProviderModel } from "../api/gen/ProviderModel";
 import type { ProviderNode } from "../api/gen/ProviderNode";
@@ -17,20 +18,8 @@ import "./providers.css";
 // ------------------------------------------------------------------ answer shapes (ad hoc JSON)
 
 /** `connection_json` in crates/server/src/api.rs. */
-interface Connection {
-  id: string;
-  provider: string;
-  name: string;
-  priority: number;
-  enabled: boolean;
-  api_key: string | null;
-  has_api_key: boolean;
-  base_url: string | null;
-  settings: Record<string, unknown> | null;
-  source: string;
-  created_at: number;
-  updated_at: number;
-}
+/** A connection as the API shows it (generated from the Rust `ConnectionView`). */
+type Connection = ConnectionView;
 
 type BreakerState = "closed" | "open" | "half_open";
 interface BreakerSnapshot {
@@ -229,7 +218,7 @@ function ProvidersTab() {
     const connected: { provider: ProviderInfo; connections: Connection[] }[] = [];
     for (const [id, list] of byProvider) {
       const provider: ProviderInfo = all.find((p) => p.id === id) ?? {
-        id, alias: id, name: id, format: "?", base_url: "", auth: "", custom: false, enabled: true, connections: list.length, models: 0,
+        id, alias: id, name: id, format: "?", base_url: "", auth: "", custom: false, enabled: true, connections: list.length, models: 0, website: null,
       };
       list.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
       if (match(provider, list)) connected.push({ provider, connections: list });

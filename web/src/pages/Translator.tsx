@@ -8,6 +8,7 @@ import { useTranslation } from "react-i18next";
 import { api, subscribe } from "../api/client";
 import { useApi } from "../api/hooks";
 import type { RequestEvent } from "../api/gen/RequestEvent";
+import type { TapAttempt } from "../api/gen/TapAttempt";
 import { Badge, Card, ErrorBox, Field, PageHead, Spinner, Tabs } from "../components/ui";
 import { fmtMs, fmtTime, fmtUsd } from "../components/format";
 import { statusKind } from "./Overview";
@@ -47,15 +48,6 @@ interface TranslateAnswer {
   warnings?: string[];
 }
 
-interface TapAttempt {
-  provider: string;
-  format: string;
-  model: string;
-  url: string;
-  request: string;
-  status: number | null;
-  response: string | null;
-}
 
 interface ChatAnswer {
   request_id: string;

@@ -357,7 +357,7 @@ pub(super) async fn set_budget(State(st): St, body: axum::body::Bytes) -> ApiRes
         .list()
         .iter()
         .find(|x| x.id == id)
-        .map(|x| x.view(now))
+        .map(|x| json!(x.view(now)))
         .unwrap_or(Value::Null);
     Ok(Json(view))
 }
@@ -365,7 +365,8 @@ pub(super) async fn set_budget(State(st): St, body: axum::body::Bytes) -> ApiRes
 /// `GET /api/usage/budget`: every budget with its spend, limit and reset time.
 pub(super) async fn list_budgets(State(st): St) -> ApiResult {
     let now = omniroute_store::now_ms();
-    let list: Vec<Value> = st.budgets.list().iter().map(|b| b.view(now)).collect();
+    let list: Vec<crate::views::BudgetView> =
+        st.budgets.list().iter().map(|b| b.view(now)).collect();
     Ok(Json(json!({ "budgets": list })))
 }
 

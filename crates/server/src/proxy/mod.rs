@@ -83,7 +83,8 @@ pub struct Tap {
 }
 
 /// One upstream attempt seen by a [`Tap`].
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct TapAttempt {
     pub provider: String,
     pub format: String,

@@ -1,0 +1,90 @@
+//! The shapes of management-API answers that are assembled from several records (a provider
+//! with its live state, a connection with its secret masked, a budget with its spend). Each is
+//! a struct, so the dashboard's TypeScript types are generated from it (ts-rs) instead of being
+//! copied by hand.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A provider in `GET /api/providers`: the catalog entry or custom node, and its state.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ProviderView {
+    pub id: String,
+    /// The model-name prefix clients use (`openai/…`).
+    pub alias: String,
+    pub name: String,
+    /// `openai`, `anthropic`, `gemini` or `responses`.
+    pub format: String,
+    pub base_url: String,
+    /// How the credential is sent (`bearer`, `x-api-key`, `none`, …).
+    pub auth: String,
+    /// A custom node rather than a catalog provider.
+    pub custom: bool,
+    /// `false`: blocked (routing skips it).
+    pub enabled: bool,
+    /// Connections configured for it.
+    pub connections: u32,
+    /// Models the catalog lists for it.
+    pub models: u32,
+    pub website: Option<String>,
+}
+
+/// A connection as the API shows it (the secret masked).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ConnectionView {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    pub priority: i64,
+    pub enabled: bool,
+    /// `sk-…wxyz`, or null without a secret.
+    pub api_key: Option<String>,
+    pub has_api_key: bool,
+    pub base_url: Option<String>,
+    /// Per-connection settings (`rate_limit`, `proxy`, …).
+    #[ts(type = "Record<string, unknown>")]
+    pub settings: Value,
+    /// `api` or `config`.
+    pub source: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The answer of a credential or connection test.
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TestResult {
+    pub ok: bool,
+    /// `models` (the model list was read) or `completion` (a one-token request).
+    pub method: String,
+    /// The upstream's HTTP status, when it answered.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Models the upstream listed.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<u32>,
+    /// Why it failed (`unreachable`, `timed out`, or the upstream's own message).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// A budget with its spend in the current period (`GET /api/usage/budget`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct BudgetView {
+    pub id: String,
+    pub scope: crate::budgets::Scope,
+    pub limit_usd: f64,
+    pub period: crate::budgets::Period,
+    pub spent_usd: f64,
+    pub remaining_usd: f64,
+    pub period_start_ms: i64,
+    pub resets_at_ms: i64,
+    pub exceeded: bool,
+}
