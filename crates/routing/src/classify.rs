@@ -114,6 +114,8 @@ pub enum CooldownRule {
 }
 
 /// Whether a cooldown locks the whole connection or only the requested model on it.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CooldownScope {

@@ -42,6 +42,8 @@ impl Default for BreakerConfig {
 }
 
 /// The breaker's logical state.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
@@ -75,6 +77,8 @@ impl Admission {
 }
 
 /// Serializable breaker state for the API and for persistence.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakerSnapshot {
     pub state: BreakerState,
@@ -363,6 +367,8 @@ impl Default for CooldownConfig {
 }
 
 /// One cooldown, as listed by the API and persisted.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CooldownEntry {
     pub scope: CooldownScope,
@@ -724,6 +730,8 @@ impl Stats {
 }
 
 /// A serializable view of [`Stats`] for the API.
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatsSnapshot {
     pub success_rate: f64,
@@ -751,6 +759,8 @@ impl Stats {
 // Limiter
 
 /// Per-connection rate limits; all optional (absent or 0 = unlimited).
+#[derive(ts_rs::TS)]
+#[ts(export)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {

@@ -1140,7 +1140,11 @@ async fn usage(State(st): St, Query(p): Query<UsageParams>) -> ApiResult {
 async fn health(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
     let now = crate::resilience::now();
-    let state = crate::resilience::view(&st.resilience, &snap.connection_names, now);
+    let state = json!(crate::resilience::view(
+        &st.resilience,
+        &snap.connection_names,
+        now
+    ));
     let db_bytes: u64 = ["omniroute.db", "omniroute.db-wal", "omniroute.db-shm"]
         .iter()
         .filter_map(|f| std::fs::metadata(st.data_dir.join(f)).ok())

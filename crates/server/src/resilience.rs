@@ -11,7 +11,7 @@ use omniroute_routing::{
     RotationState,
 };
 use omniroute_store::Store;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,7 +138,12 @@ pub fn breaker_config(s: &GatewaySettings) -> BreakerConfig {
 
 /// The management view: every connection's breaker, cooldowns, stats and limiter; provider
 /// breakers; a flat list of active cooldowns.
-pub fn view(res: &Resilience, names: &HashMap<String, (String, String)>, now: Millis) -> Value {
+pub fn view(
+    res: &Resilience,
+    names: &HashMap<String, (String, String)>,
+    now: Millis,
+) -> crate::views::ResilienceView {
+    use crate::views::{ActiveCooldown, ConnectionHealth, ProviderBreaker, ResilienceView};
     let mut connections = Vec::new();
     let mut cooldowns = Vec::new();
     for t in res.registry.targets() {
@@ -148,41 +153,44 @@ pub fn view(res: &Resilience, names: &HashMap<String, (String, String)>, now: Mi
             .unwrap_or_else(|| (String::new(), String::new()));
         let entries = t.cooldown.entries(now);
         for e in &entries {
-            cooldowns.push(json!({
-                "connection_id": t.id(),
-                "connection_name": name,
-                "provider": provider,
-                "scope": e.scope,
-                "model": e.model,
-                "reason": e.reason,
-                "until": e.until,
-                "remaining_ms": e.until.saturating_sub(now),
-                "level": e.level,
-            }));
+            cooldowns.push(ActiveCooldown {
+                connection_id: t.id().to_string(),
+                connection_name: name.clone(),
+                provider: provider.clone(),
+                scope: e.scope,
+                model: e.model.clone(),
+                reason: e.reason.clone(),
+                until: e.until,
+                remaining_ms: e.until.saturating_sub(now),
+                level: e.level,
+            });
         }
-        connections.push(json!({
-            "id": t.id(),
-            "provider": provider,
-            "name": name,
-            "breaker": t.breaker.state(now),
-            "cooldowns": entries,
-            "stats": t.stats.snapshot(),
-            "in_use": t.limiter.active(),
-            "waiting": t.limiter.waiting(),
-            "limits": t.limiter.config(),
-            "available": t.unavailable_until(now, None).is_none(),
-        }));
+        connections.push(ConnectionHealth {
+            id: t.id().to_string(),
+            provider,
+            name,
+            breaker: t.breaker.state(now),
+            cooldowns: entries,
+            stats: t.stats.snapshot(),
+            in_use: t.limiter.active(),
+            waiting: t.limiter.waiting(),
+            limits: t.limiter.config(),
+            available: t.unavailable_until(now, None).is_none(),
+        });
     }
-    let providers: Vec<Value> = res
+    let providers = res
         .registry
         .provider_breakers()
         .into_iter()
-        .map(|(id, b)| json!({"provider": id, "breaker": b.state(now)}))
+        .map(|(id, b)| ProviderBreaker {
+            provider: id.to_string(),
+            breaker: b.state(now),
+        })
         .collect();
-    json!({
-        "now": now,
-        "connections": connections,
-        "providers": providers,
-        "cooldowns": cooldowns,
-    })
+    ResilienceView {
+        now,
+        connections,
+        providers,
+        cooldowns,
+    }
 }

@@ -88,3 +88,56 @@ pub struct BudgetView {
     pub resets_at_ms: i64,
     pub exceeded: bool,
 }
+
+/// `GET /api/resilience`: every connection's health, provider breakers, active cooldowns.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ResilienceView {
+    /// The server's clock (ms), for countdowns.
+    pub now: u64,
+    pub connections: Vec<ConnectionHealth>,
+    pub providers: Vec<ProviderBreaker>,
+    pub cooldowns: Vec<ActiveCooldown>,
+}
+
+/// One connection's breaker, cooldowns, stats and rate-limit use.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ConnectionHealth {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    pub breaker: omniroute_routing::BreakerSnapshot,
+    pub cooldowns: Vec<omniroute_routing::CooldownEntry>,
+    pub stats: omniroute_routing::StatsSnapshot,
+    /// Requests holding one of its rate-limit slots.
+    pub in_use: u32,
+    /// Requests queued for a slot.
+    pub waiting: u32,
+    pub limits: omniroute_routing::RateLimitConfig,
+    /// Neither its breaker nor a cooldown keeps it from serving now.
+    pub available: bool,
+}
+
+/// A provider-wide breaker.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ProviderBreaker {
+    pub provider: String,
+    pub breaker: omniroute_routing::BreakerSnapshot,
+}
+
+/// An active cooldown, with the connection it rests.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ActiveCooldown {
+    pub connection_id: String,
+    pub connection_name: String,
+    pub provider: String,
+    pub scope: omniroute_routing::CooldownScope,
+    pub model: Option<String>,
+    pub reason: String,
+    pub until: u64,
+    pub remaining_ms: u64,
+    pub level: u32,
+}

@@ -13,62 +13,10 @@ import "./logs.css";
 
 // ------------------------------------------------------------------ shapes (built with json!() in Rust)
 
-/** omniroute_routing::health::BreakerSnapshot */
-interface BreakerSnapshot {
-  state: "closed" | "open" | "half_open";
-  failures: number;
-  opened_at: number | null;
-  until: number | null;
-}
-
-/** omniroute_routing::health::CooldownEntry */
-interface CooldownEntry {
-  scope: "connection" | "model";
-  model: string | null;
-  reason: string;
-  until: number;
-  level: number;
-}
-
-/** omniroute_routing::health::StatsSnapshot */
-interface StatsSnapshot {
-  success_rate: number;
-  latency_ms: number;
-  successes: number;
-  failures: number;
-  last_used: number;
-  in_flight: number;
-}
-
-/** One active cooldown of `resilience::view`. */
-interface CooldownView extends CooldownEntry {
-  connection_id: string;
-  connection_name: string;
-  provider: string;
-  remaining_ms: number;
-}
-
-interface ConnectionView {
-  id: string;
-  provider: string;
-  name: string;
-  breaker: BreakerSnapshot;
-  cooldowns: CooldownEntry[];
-  stats: StatsSnapshot;
-  in_use: number;
-  /** requests queued for a slot right now */
-  waiting: number;
-  limits: { rpm: number | null; min_gap_ms: number | null; max_concurrent: number | null };
-  available: boolean;
-}
-
-/** `GET /api/resilience` (crates/server/src/resilience.rs `view`). */
-interface ResilienceAnswer {
-  now: number;
-  connections: ConnectionView[];
-  providers: { provider: string; breaker: BreakerSnapshot }[];
-  cooldowns: CooldownView[];
-}
+// generated from the Rust structs (ts-rs): the resilience view and its parts
+type BreakerSnapshot = import("../api/gen/BreakerSnapshot").BreakerSnapshot;
+type CooldownView = import("../api/gen/ActiveCooldown").ActiveCooldown;
+type ResilienceAnswer = import("../api/gen/ResilienceView").ResilienceView;
 
 /** crates/server/src/cache.rs `CacheStats` (+ the flags `GET /api/cache` adds). */
 interface CacheAnswer {

@@ -17,40 +17,13 @@ import "./providers.css";
 
 // ------------------------------------------------------------------ answer shapes (ad hoc JSON)
 
-/** `connection_json` in crates/server/src/api.rs. */
 /** A connection as the API shows it (generated from the Rust `ConnectionView`). */
 type Connection = ConnectionView;
 
-type BreakerState = "closed" | "open" | "half_open";
-interface BreakerSnapshot {
-  state: BreakerState;
-  failures: number;
-  opened_at: number | null;
-  until: number | null;
-}
-interface CooldownEntry {
-  scope: "connection" | "model";
-  model: string | null;
-  reason: string;
-  until: number;
-  level: number;
-}
-interface LiveConnection {
-  id: string;
-  provider: string;
-  name: string;
-  breaker: BreakerSnapshot;
-  cooldowns: CooldownEntry[];
-  stats: { success_rate: number; latency_ms: number; successes: number; failures: number; last_used: number; in_flight: number };
-  in_use: number;
-  available: boolean;
-}
-/** `resilience::view` in crates/server/src/resilience.rs. */
-interface ResilienceState {
-  now: number;
-  connections: LiveConnection[];
-  providers: { provider: string; breaker: BreakerSnapshot }[];
-}
+// the live state (`GET /api/resilience`), generated from the Rust structs (ts-rs)
+type BreakerSnapshot = import("../api/gen/BreakerSnapshot").BreakerSnapshot;
+type LiveConnection = import("../api/gen/ConnectionHealth").ConnectionHealth;
+type ResilienceState = import("../api/gen/ResilienceView").ResilienceView;
 
 const FORMATS = ["openai", "anthropic", "gemini", "responses"] as const;
 const AUTH_STYLES = ["bearer", "x-api-key", "x-goog-api-key", "token", "raw", "xi-api-key", "none"] as const;

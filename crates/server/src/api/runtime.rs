@@ -15,7 +15,11 @@ use std::collections::HashMap;
 /// provider breakers; the active cooldowns.
 pub(super) async fn get_state(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
-    Ok(Json(view(&st.resilience, &snap.connection_names, now())))
+    Ok(Json(serde_json::json!(view(
+        &st.resilience,
+        &snap.connection_names,
+        now()
+    ))))
 }
 
 /// `POST /api/resilience/reset` with an optional `{"id": connection id or provider id}`: close
