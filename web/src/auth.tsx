@@ -2,21 +2,11 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { api, onUnauthorized, rememberCsrf } from "./api/client";
 
-export interface AuthStatus {
-  password_set: boolean;
-  must_change_password: boolean;
-  logged_in: boolean;
-  principal: string;
-  require_login: boolean;
-  setup_allowed: boolean;
-}
-
-export interface LoginAnswer {
-  logged_in: boolean;
-  csrf_token: string;
-  expires_at: number;
-  must_change_password: boolean;
-}
+// generated from the Rust answers (ts-rs)
+export type { AuthStatus } from "./api/gen/AuthStatus";
+export type { LoginAnswer } from "./api/gen/LoginAnswer";
+import type { AuthStatus } from "./api/gen/AuthStatus";
+import type { LoginAnswer } from "./api/gen/LoginAnswer";
 
 interface AuthCtx {
   status: AuthStatus | undefined;

@@ -911,9 +911,11 @@ async fn create_key(
         rec = st.store.set_key_kind(&rec.id, "admin").await?;
     }
     refresh(&st).await?;
-    let mut v = json!(rec);
-    v["key"] = json!(key.expose());
-    v["note"] = json!("this is the only time the key is shown; store it now");
+    let v = json!(crate::views::CreatedKey {
+        record: rec,
+        key: key.expose().to_string(),
+        note: "this is the only time the key is shown; store it now".into(),
+    });
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -941,10 +943,11 @@ async fn update_key(State(st): St, Path(id): Path<String>, body: axum::body::Byt
 async fn rotate_key(State(st): St, Path(id): Path<String>) -> ApiResult {
     let (rec, key) = st.store.rotate_key(&id).await?;
     refresh(&st).await?;
-    let mut v = json!(rec);
-    v["key"] = json!(key.expose());
-    v["note"] = json!("this is the only time the new key is shown; the old one no longer works");
-    Ok(Json(v))
+    Ok(Json(json!(crate::views::CreatedKey {
+        record: rec,
+        key: key.expose().to_string(),
+        note: "this is the only time the new key is shown; the old one no longer works".into(),
+    })))
 }
 
 async fn revoke_key(State(st): St, Path(id): Path<String>) -> Result<StatusCode, HttpError> {

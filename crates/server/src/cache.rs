@@ -619,7 +619,8 @@ impl Default for CacheConfig {
 }
 
 /// Counters since start (`clear` keeps them) and current sizes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CacheStats {
     pub entries: usize,
     /// Bytes charged: headers, bodies and a fixed overhead per entry.

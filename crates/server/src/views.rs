@@ -141,3 +141,135 @@ pub struct ActiveCooldown {
     pub remaining_ms: u64,
     pub level: u32,
 }
+
+/// `GET /api/auth/status`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AuthStatus {
+    pub password_set: bool,
+    pub must_change_password: bool,
+    /// The caller holds a dashboard session.
+    pub logged_in: bool,
+    /// Who the caller is for the guard (`session:…`, `admin-token`, `loopback`, `anonymous`).
+    pub principal: String,
+    pub require_login: bool,
+    /// No password yet and this caller may set it (this machine, or the admin key).
+    pub setup_allowed: bool,
+}
+
+/// A successful login or first-password setup.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct LoginAnswer {
+    pub logged_in: bool,
+    /// The token to send as `X-CSRF-Token` on state changes (also in the `omniroute_csrf` cookie).
+    pub csrf_token: String,
+    pub expires_at: i64,
+    pub must_change_password: bool,
+}
+
+/// A live dashboard session (`GET /api/auth/sessions`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SessionInfo {
+    /// The first characters of the session id's hash (what `DELETE …/sessions/{id}` takes).
+    pub id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The caller's own session.
+    pub current: bool,
+}
+
+/// A gateway key just created or rotated: the record and, this once, the key.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub record: omniroute_store::ApiKey,
+    /// The secret itself: shown only in this answer.
+    pub key: String,
+    pub note: String,
+}
+
+/// `GET /api/cache`: the counters and the switches.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CacheView {
+    #[serde(flatten)]
+    pub stats: crate::cache::CacheStats,
+    pub enabled: bool,
+    pub semantic_enabled: bool,
+}
+
+/// `POST /api/translate`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TranslateAnswer {
+    /// `request` or `response`.
+    pub kind: String,
+    pub from: String,
+    /// `from` was detected rather than given.
+    pub detected: bool,
+    pub to: String,
+    #[ts(type = "unknown")]
+    pub body: Value,
+    /// What the encoder dropped or rewrote (requests).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    /// The usage the response reported (responses).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageView>,
+}
+
+/// Token counts of a translated response.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct UsageView {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// `POST /api/translator/chat`: a round trip and every stage of it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ChatAnswer {
+    pub request_id: String,
+    pub format: String,
+    /// The request as the client format sends it.
+    #[ts(type = "unknown")]
+    pub client_request: Value,
+    pub status: u16,
+    pub latency_ms: u64,
+    /// The gateway's `x-omniroute-*` and `x-request-id` answer headers.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub attempts: Vec<crate::proxy::TapAttempt>,
+    /// The answer the client got (JSON, or the text when it was not JSON).
+    #[ts(type = "unknown")]
+    pub response: Value,
+}
+
+/// `GET /api/cli-tools`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CliToolsView {
+    /// The dashboard is on the gateway's machine: files can be written.
+    pub local: bool,
+    pub home: Option<String>,
+    pub tools: Vec<CliToolInfo>,
+}
+
+/// A coding tool whose configuration file the gateway can write.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CliToolInfo {
+    pub id: String,
+    pub name: String,
+    pub path: Option<String>,
+    pub exists: bool,
+}

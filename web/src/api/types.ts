@@ -6,9 +6,5 @@ export type { ProviderView as ProviderInfo } from "./gen/ProviderView";
 /** A credential or connection test's answer (generated from the Rust `TestResult`). */
 export type { TestResult } from "./gen/TestResult";
 
-export interface CreatedKey {
-  id: string;
-  name: string;
-  key: string;
-  prefix?: string;
-}
+/** A key just created or rotated, with its secret shown once (generated from the Rust `CreatedKey`). */
+export type { CreatedKey } from "./gen/CreatedKey";

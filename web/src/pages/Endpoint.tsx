@@ -13,11 +13,7 @@ interface ModelList {
   data: { id: string }[];
 }
 
-interface CliTools {
-  local: boolean;
-  home: string | null;
-  tools: { id: string; name: string; path: string | null; exists: boolean }[];
-}
+type CliTools = import("../api/gen/CliToolsView").CliToolsView;
 
 
 /** "Write it for me": only when the dashboard runs on the gateway's machine. */

@@ -19,18 +19,7 @@ type CooldownView = import("../api/gen/ActiveCooldown").ActiveCooldown;
 type ResilienceAnswer = import("../api/gen/ResilienceView").ResilienceView;
 
 /** crates/server/src/cache.rs `CacheStats` (+ the flags `GET /api/cache` adds). */
-interface CacheAnswer {
-  entries: number;
-  bytes: number;
-  hits: number;
-  misses: number;
-  evictions: number;
-  expired: number;
-  semantic_hits: number;
-  semantic_entries: number;
-  enabled: boolean;
-  semantic_enabled: boolean;
-}
+type CacheAnswer = import("../api/gen/CacheView").CacheView;
 
 /** `GET /api/health` (crates/server/src/api.rs `health`). */
 interface HealthAnswer {

@@ -32,14 +32,7 @@ interface SettingsAnswer {
 }
 
 /** `GET /api/auth/sessions` → `sessions[]`. */
-interface SessionInfo {
-  id: string;
-  created_at: number;
-  expires_at: number;
-  ip: string | null;
-  user_agent: string | null;
-  current: boolean;
-}
+type SessionInfo = import("../api/gen/SessionInfo").SessionInfo;
 
 /** The part of `GET /api/health` shown here. */
 interface Health {
@@ -56,14 +49,7 @@ interface Health {
 }
 
 /** `GET /api/cache`. */
-interface CacheStats {
-  entries: number;
-  bytes: number;
-  hits: number;
-  misses: number;
-  semantic_hits: number;
-  semantic_entries: number;
-}
+type CacheStats = import("../api/gen/CacheView").CacheView;
 
 /** `POST /api/config/reload`. */
 interface ReloadAnswer {

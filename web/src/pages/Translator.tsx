@@ -8,7 +8,6 @@ import { useTranslation } from "react-i18next";
 import { api, subscribe } from "../api/client";
 import { useApi } from "../api/hooks";
 import type { RequestEvent } from "../api/gen/RequestEvent";
-import type { TapAttempt } from "../api/gen/TapAttempt";
 import { Badge, Card, ErrorBox, Field, PageHead, Spinner, Tabs } from "../components/ui";
 import { fmtMs, fmtTime, fmtUsd } from "../components/format";
 import { statusKind } from "./Overview";
@@ -39,26 +38,10 @@ const SAMPLE = JSON.stringify(
   2,
 );
 
-interface TranslateAnswer {
-  kind: string;
-  from: Format;
-  detected: boolean;
-  to: Format;
-  body: unknown;
-  warnings?: string[];
-}
+type TranslateAnswer = import("../api/gen/TranslateAnswer").TranslateAnswer;
 
 
-interface ChatAnswer {
-  request_id: string;
-  format: Format;
-  client_request: unknown;
-  status: number;
-  latency_ms: number;
-  headers: Record<string, string>;
-  attempts: TapAttempt[];
-  response: unknown;
-}
+type ChatAnswer = import("../api/gen/ChatAnswer").ChatAnswer;
 
 function pretty(v: unknown): string {
   if (typeof v === "string") {

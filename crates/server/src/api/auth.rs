@@ -80,12 +80,12 @@ async fn logged_in(
         .await
         .map_err(|e| HttpError::openai(ApiError::internal(e.to_string())))?;
     let secure = secure(st, peer, headers);
-    let mut resp = Json(json!({
-        "logged_in": true,
-        "csrf_token": csrf,
-        "expires_at": rec.expires_at,
-        "must_change_password": st.auth.password().is_some_and(|p| p.must_change),
-    }))
+    let mut resp = Json(crate::views::LoginAnswer {
+        logged_in: true,
+        csrf_token: csrf.clone(),
+        expires_at: rec.expires_at,
+        must_change_password: st.auth.password().is_some_and(|p| p.must_change),
+    })
     .into_response();
     for c in [
         auth::set_cookie(SESSION_COOKIE, &token, ttl, true, secure),
@@ -108,14 +108,14 @@ pub(super) async fn status(
     headers: HeaderMap,
 ) -> ApiResult {
     let pw = st.auth.password();
-    Ok(Json(json!({
-        "password_set": pw.is_some(),
-        "must_change_password": pw.as_ref().is_some_and(|p| p.must_change),
-        "logged_in": matches!(who, Principal::Session(_)),
-        "principal": who.actor(),
-        "require_login": st.snapshot.load().settings.require_login,
+    Ok(Json(json!(crate::views::AuthStatus {
+        password_set: pw.is_some(),
+        must_change_password: pw.as_ref().is_some_and(|p| p.must_change),
+        logged_in: matches!(who, Principal::Session(_)),
+        principal: who.actor(),
+        require_login: st.snapshot.load().settings.require_login,
         // first run: who may set the password from here
-        "setup_allowed": pw.is_none()
+        setup_allowed: pw.is_none()
             && (is_local(peer, &headers)
                 || matches!(who, Principal::AdminToken | Principal::AdminKey(_))),
     })))
@@ -331,15 +331,13 @@ pub(super) async fn sessions(State(st): St, Extension(who): Extension<Principal>
         .auth
         .sessions()
         .into_iter()
-        .map(|s| {
-            json!({
-                "id": &s.id_hash[..12],
-                "created_at": s.created_at,
-                "expires_at": s.expires_at,
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "current": Some(s.id_hash.as_str()) == current,
-            })
+        .map(|s| crate::views::SessionInfo {
+            id: s.id_hash[..12].to_string(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            current: Some(s.id_hash.as_str()) == current,
         })
         .collect();
     Ok(Json(json!({ "sessions": list })))

@@ -22,21 +22,22 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> ApiResult {
     let home = clitools::home();
-    let tools: Vec<_> = TOOLS
+    let tools = TOOLS
         .iter()
         .map(|t| {
             let path = home.as_ref().map(|h| h.join(t.path));
-            json!({
-                "id": t.id, "name": t.name,
-                "path": path.as_ref().map(|p| p.display().to_string()),
-                "exists": path.as_ref().is_some_and(|p| p.exists()),
-            })
+            crate::views::CliToolInfo {
+                id: t.id.into(),
+                name: t.name.into(),
+                path: path.as_ref().map(|p| p.display().to_string()),
+                exists: path.as_ref().is_some_and(|p| p.exists()),
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "local": is_local(peer, &headers) && home.is_some(),
-        "home": home.map(|h| h.display().to_string()),
-        "tools": tools,
+    Ok(Json(json!(crate::views::CliToolsView {
+        local: is_local(peer, &headers) && home.is_some(),
+        home: home.map(|h| h.display().to_string()),
+        tools,
     })))
 }
 

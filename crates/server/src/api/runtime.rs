@@ -96,15 +96,11 @@ pub(super) async fn unlock(
 /// `GET /api/cache`: entries, bytes, hits, misses, evictions, semantic hits.
 pub(super) async fn cache_stats(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
-    let mut v = serde_json::to_value(snap.cache.stats()).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("enabled".into(), json!(snap.settings.cache_enabled));
-        o.insert(
-            "semantic_enabled".into(),
-            json!(snap.settings.semantic_cache_enabled),
-        );
-    }
-    Ok(Json(v))
+    Ok(Json(json!(crate::views::CacheView {
+        stats: snap.cache.stats(),
+        enabled: snap.settings.cache_enabled,
+        semantic_enabled: snap.settings.semantic_cache_enabled,
+    })))
 }
 
 /// `DELETE /api/cache`: drop every cached response (the counters are kept).

@@ -119,11 +119,19 @@ pub(super) async fn translate(body: Bytes) -> ApiResult {
         let model = b.model.as_deref().unwrap_or("");
         let (out, usage) = omniroute_translate::translate_response(from, to, &raw, model)
             .map_err(|e| bad(format!("not a valid {from} response: {e}")))?;
-        return Ok(Json(json!({
-            "kind": "response", "from": from.as_str(), "detected": detected, "to": to.as_str(),
-            "body": out,
-            "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                      "cached_tokens": usage.cached_tokens, "reasoning_tokens": usage.reasoning_tokens},
+        return Ok(Json(json!(crate::views::TranslateAnswer {
+            kind: "response".into(),
+            from: from.as_str().into(),
+            detected,
+            to: to.as_str().into(),
+            body: out,
+            warnings: None,
+            usage: Some(crate::views::UsageView {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                cached_tokens: usage.cached_tokens,
+                reasoning_tokens: usage.reasoning_tokens,
+            }),
         })));
     }
     let mut ir = omniroute_translate::decode_request(from, &raw, b.model.as_deref())
@@ -133,9 +141,14 @@ pub(super) async fn translate(body: Bytes) -> ApiResult {
         .map_err(|e| bad(format!("cannot be written as a {to} request: {e}")))?;
     let mut all: Vec<String> = ir.warnings.clone();
     all.append(&mut warnings);
-    Ok(Json(json!({
-        "kind": "request", "from": from.as_str(), "detected": detected, "to": to.as_str(),
-        "body": out, "warnings": all,
+    Ok(Json(json!(crate::views::TranslateAnswer {
+        kind: "request".into(),
+        from: from.as_str().into(),
+        detected,
+        to: to.as_str().into(),
+        body: out,
+        warnings: Some(all),
+        usage: None,
     })))
 }
 
@@ -196,26 +209,26 @@ pub(super) async fn chat(State(st): St, body: Bytes) -> ApiResult {
     )
     .await;
     let status = resp.status().as_u16();
-    let headers: serde_json::Map<String, Value> = resp
+    let headers: std::collections::BTreeMap<String, String> = resp
         .headers()
         .iter()
         .filter(|(k, _)| k.as_str().starts_with("x-omniroute") || k.as_str() == "x-request-id")
-        .filter_map(|(k, v)| Some((k.to_string(), json!(v.to_str().ok()?))))
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let raw = axum::body::to_bytes(resp.into_body(), 16 << 20)
         .await
         .unwrap_or_default();
     let answer: Value = serde_json::from_slice(&raw)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()));
-    Ok(Json(json!({
-        "request_id": rid,
-        "format": format.as_str(),
-        "client_request": req,
-        "status": status,
-        "latency_ms": started.elapsed().as_millis() as u64,
-        "headers": headers,
-        "attempts": attempts,
-        "response": answer,
+    Ok(Json(json!(crate::views::ChatAnswer {
+        request_id: rid,
+        format: format.as_str().into(),
+        client_request: req,
+        status,
+        latency_ms: started.elapsed().as_millis() as u64,
+        headers,
+        attempts,
+        response: answer,
     })))
 }
 
