@@ -1141,64 +1141,63 @@ async fn usage(State(st): St, Query(p): Query<UsageParams>) -> ApiResult {
 }
 
 async fn health(State(st): St) -> ApiResult {
+    use crate::views::{
+        BreakersSummary, DatabaseView, HealthView, InFlight, LiveListeners, MemoryView,
+        RequestLogView,
+    };
     let snap = st.snapshot.load();
     let now = crate::resilience::now();
-    let state = json!(crate::resilience::view(
-        &st.resilience,
-        &snap.connection_names,
-        now
-    ));
+    let state = crate::resilience::view(&st.resilience, &snap.connection_names, now);
     let db_bytes: u64 = ["omniroute.db", "omniroute.db-wal", "omniroute.db-shm"]
         .iter()
         .filter_map(|f| std::fs::metadata(st.data_dir.join(f)).ok())
         .map(|m| m.len())
         .sum();
-    let open: Vec<&Value> = state["connections"]
-        .as_array()
-        .map(|c| {
-            c.iter()
-                .filter(|c| c["breaker"]["state"] != "closed")
-                .collect()
+    let open = state
+        .connections
+        .iter()
+        .filter(|c| c.breaker.state != omniroute_routing::BreakerState::Closed)
+        .count();
+    let in_flight = state
+        .connections
+        .iter()
+        .filter(|c| c.in_use > 0)
+        .map(|c| InFlight {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            in_flight: c.in_use,
         })
-        .unwrap_or_default();
-    let rate_limited: Vec<Value> = state["connections"]
-        .as_array()
-        .map(|c| {
-            c.iter()
-                .filter(|c| c["in_use"].as_u64().unwrap_or(0) > 0)
-                .map(|c| json!({"id": c["id"], "name": c["name"], "in_flight": c["in_use"]}))
-                .collect()
-        })
-        .unwrap_or_default();
-    let status = if open.is_empty() { "ok" } else { "degraded" };
-    Ok(Json(json!({
-        "status": status,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": st.started.elapsed().as_secs(),
-        "data_dir": st.data_dir,
-        "memory": {"rss_bytes": rss_bytes()},
-        "database": {"bytes": db_bytes},
-        "providers": snap.resolver.providers().len(),
-        "connected_providers": snap.connections.len(),
-        "connections": snap.connections.values().map(Vec::len).sum::<usize>(),
-        "breakers": {
-            "open_connections": open.len(),
-            "providers": state["providers"],
+        .collect();
+    Ok(Json(json!(HealthView {
+        status: if open == 0 { "ok" } else { "degraded" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_s: st.started.elapsed().as_secs(),
+        data_dir: st.data_dir.display().to_string(),
+        memory: MemoryView {
+            rss_bytes: rss_bytes(),
         },
-        "cooldowns": state["cooldowns"],
-        "in_flight": rate_limited,
-        "cache": snap.cache.stats(),
-        "log_rows_dropped": st.logs.dropped(),
-        "trace_export": snap.otel.as_ref().map(|o| o.stats()),
-        "request_log": {
-            "rows": st.store.log_rows().await?,
-            "bytes_estimate": st.store.log_bytes().await?,
-            "dropped": st.logs.dropped(),
-            "retention": st.logs.retention(),
+        database: DatabaseView { bytes: db_bytes },
+        providers: snap.resolver.providers().len() as u32,
+        connected_providers: snap.connections.len() as u32,
+        connections: snap.connections.values().map(Vec::len).sum::<usize>() as u32,
+        breakers: BreakersSummary {
+            open_connections: open as u32,
+            providers: state.providers,
         },
-        "live_listeners": {
-            "requests": crate::live::watching_requests(),
-            "console": crate::live::watching_console(),
+        cooldowns: state.cooldowns,
+        in_flight,
+        cache: snap.cache.stats(),
+        log_rows_dropped: st.logs.dropped(),
+        trace_export: snap.otel.as_ref().map(|o| o.stats()),
+        request_log: RequestLogView {
+            rows: st.store.log_rows().await?,
+            bytes_estimate: st.store.log_bytes().await?,
+            dropped: st.logs.dropped(),
+            retention: st.logs.retention(),
+        },
+        live_listeners: LiveListeners {
+            requests: crate::live::watching_requests(),
+            console: crate::live::watching_console(),
         },
     })))
 }

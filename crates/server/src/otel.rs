@@ -180,15 +180,25 @@ impl Otel {
         }
     }
 
-    /// `{endpoint, exported, failed, dropped}` (requests, not spans) for `/api/health`.
-    pub fn stats(&self) -> Value {
-        json!({
-            "endpoint": self.endpoint,
-            "exported": self.exported.load(Ordering::Relaxed),
-            "failed": self.failed.load(Ordering::Relaxed),
-            "dropped": self.dropped.load(Ordering::Relaxed),
-        })
+    /// The exporter's counters (requests, not spans) for `/api/health`.
+    pub fn stats(&self) -> ExportStats {
+        ExportStats {
+            endpoint: self.endpoint.to_string(),
+            exported: self.exported.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
     }
+}
+
+/// Trace export counters (export requests, not spans).
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ExportStats {
+    pub endpoint: String,
+    pub exported: u64,
+    pub failed: u64,
+    pub dropped: u64,
 }
 
 fn parse_headers(v: &str) -> Vec<(HeaderName, HeaderValue)> {

@@ -273,3 +273,75 @@ pub struct CliToolInfo {
     pub path: Option<String>,
     pub exists: bool,
 }
+
+/// `GET /api/health`: the process, its store, routing state and log.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct HealthView {
+    /// `ok`, or `degraded` while a connection's breaker is not closed.
+    pub status: String,
+    pub version: String,
+    pub uptime_s: u64,
+    pub data_dir: String,
+    pub memory: MemoryView,
+    pub database: DatabaseView,
+    /// Providers known (catalog and custom nodes).
+    pub providers: u32,
+    /// Providers with at least one connection.
+    pub connected_providers: u32,
+    pub connections: u32,
+    pub breakers: BreakersSummary,
+    pub cooldowns: Vec<ActiveCooldown>,
+    /// Connections with requests holding a rate-limit slot.
+    pub in_flight: Vec<InFlight>,
+    pub cache: crate::cache::CacheStats,
+    pub log_rows_dropped: u64,
+    pub trace_export: Option<crate::otel::ExportStats>,
+    pub request_log: RequestLogView,
+    pub live_listeners: LiveListeners,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct MemoryView {
+    /// Resident set size, when the platform tells it.
+    pub rss_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct DatabaseView {
+    /// The database file with its WAL and shared-memory files.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct BreakersSummary {
+    pub open_connections: u32,
+    pub providers: Vec<ProviderBreaker>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct InFlight {
+    pub id: String,
+    pub name: String,
+    pub in_flight: u32,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RequestLogView {
+    pub rows: i64,
+    pub bytes_estimate: i64,
+    pub dropped: u64,
+    pub retention: omniroute_store::Retention,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct LiveListeners {
+    pub requests: bool,
+    pub console: bool,
+}

@@ -123,7 +123,8 @@ pub const USER_AGENT_MAX_CHARS: usize = 256;
 /// How much of the request log to keep; `None` = no limit of that kind. Enforced by the
 /// [`LogWriter`] (and by `Store::prune_logs`): rows older than `max_age_ms`, then the oldest
 /// rows beyond `max_rows`, then the oldest rows until the estimated size is under `max_bytes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Retention {
     #[serde(default)]
     pub max_rows: Option<i64>,

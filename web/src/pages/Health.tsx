@@ -21,29 +21,8 @@ type ResilienceAnswer = import("../api/gen/ResilienceView").ResilienceView;
 /** crates/server/src/cache.rs `CacheStats` (+ the flags `GET /api/cache` adds). */
 type CacheAnswer = import("../api/gen/CacheView").CacheView;
 
-/** `GET /api/health` (crates/server/src/api.rs `health`). */
-interface HealthAnswer {
-  status: "ok" | "degraded";
-  version: string;
-  uptime_s: number;
-  data_dir: string;
-  memory: { rss_bytes: number | null };
-  database: { bytes: number };
-  providers: number;
-  connected_providers: number;
-  connections: number;
-  breakers: { open_connections: number };
-  in_flight: { id: string; name: string; in_flight: number }[];
-  log_rows_dropped: number;
-  trace_export: { endpoint: string; exported: number; failed: number; dropped: number } | null;
-  request_log: {
-    rows: number;
-    bytes_estimate: number;
-    dropped: number;
-    retention: { max_rows: number | null; max_age_ms: number | null; max_bytes: number | null; stats_max_age_ms?: number | null };
-  };
-  live_listeners: { requests: boolean; console: boolean };
-}
+/** `GET /api/health` (generated from the Rust `HealthView`). */
+type HealthAnswer = import("../api/gen/HealthView").HealthView;
 
 interface Pcts {
   p50: number;

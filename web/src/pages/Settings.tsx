@@ -34,19 +34,8 @@ interface SettingsAnswer {
 /** `GET /api/auth/sessions` → `sessions[]`. */
 type SessionInfo = import("../api/gen/SessionInfo").SessionInfo;
 
-/** The part of `GET /api/health` shown here. */
-interface Health {
-  status: string;
-  version: string;
-  uptime_s: number;
-  data_dir: string;
-  memory: { rss_bytes: number | null };
-  database: { bytes: number };
-  providers: number;
-  connected_providers: number;
-  connections: number;
-  request_log: { rows: number; bytes_estimate: number; dropped: number };
-}
+/** `GET /api/health` (generated from the Rust `HealthView`). */
+type Health = import("../api/gen/HealthView").HealthView;
 
 /** `GET /api/cache`. */
 type CacheStats = import("../api/gen/CacheView").CacheView;
