@@ -28,7 +28,8 @@ pub fn combo_strategy(name: &str) -> Option<String> {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ApplySummary {
     pub settings: usize,
     pub providers: usize,

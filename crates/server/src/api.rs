@@ -661,24 +661,28 @@ async fn delete_model(State(st): St, Query(q): Query<ModelQuery>) -> Result<Stat
 async fn catalog(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
     let custom = st.store.list_models().await?;
-    let providers: Vec<Value> = snap
+    let providers: Vec<crate::views::CatalogProvider> = snap
         .resolver
         .providers()
         .iter()
-        .map(|p| {
-            let models: Vec<Value> = p
+        .map(|p| crate::views::CatalogProvider {
+            provider: p.id.clone(),
+            alias: p.alias.clone(),
+            name: p.name.clone(),
+            format: p.format.as_str().into(),
+            custom_node: p.custom,
+            enabled: !snap.resolver.is_disabled(&p.id),
+            connected: snap.usable(&p.id),
+            models: p
                 .models
                 .iter()
-                .map(|m| {
-                    let is_custom = custom.iter().any(|c| c.provider == p.id && c.model == m.id);
-                    json!({"id": m.id, "model": format!("{}/{}", p.alias, m.id), "type": m.kind.as_str(), "custom": is_custom})
+                .map(|m| crate::views::CatalogModel {
+                    id: m.id.clone(),
+                    model: format!("{}/{}", p.alias, m.id),
+                    kind: m.kind.as_str().into(),
+                    custom: custom.iter().any(|c| c.provider == p.id && c.model == m.id),
                 })
-                .collect();
-            json!({
-                "provider": p.id, "alias": p.alias, "name": p.name, "format": p.format,
-                "custom_node": p.custom, "enabled": !snap.resolver.is_disabled(&p.id),
-                "connected": snap.usable(&p.id), "models": models,
-            })
+                .collect(),
         })
         .collect();
     Ok(Json(json!({ "providers": providers })))
@@ -868,7 +872,7 @@ impl KeyBody {
 
 async fn list_keys(State(st): St) -> ApiResult {
     let now = omniroute_store::now_ms();
-    let keys: Vec<Value> = st
+    let keys: Vec<crate::views::KeyView> = st
         .store
         .list_keys()
         .await?
@@ -881,10 +885,11 @@ async fn list_keys(State(st): St) -> ApiResult {
             } else {
                 "active"
             };
-            let mut v = json!(k);
-            v["status"] = json!(status);
-            v["allow_all"] = json!(k.models.is_none());
-            v
+            crate::views::KeyView {
+                status: status.into(),
+                allow_all: k.models.is_none(),
+                record: k,
+            }
         })
         .collect();
     Ok(Json(json!({ "keys": keys })))
@@ -978,9 +983,11 @@ async fn rotate_encryption_key(State(st): St) -> ApiResult {
 
 async fn get_settings(State(st): St) -> ApiResult {
     let snap = st.snapshot.load();
-    Ok(Json(json!({
-        "settings": snap.settings,
-        "env_overrides": { "require_api_key": st.env_require_key },
+    Ok(Json(json!(crate::views::SettingsView {
+        settings: snap.settings.clone(),
+        env_overrides: crate::views::EnvOverrides {
+            require_api_key: st.env_require_key,
+        },
     })))
 }
 
@@ -1012,9 +1019,11 @@ async fn reset_setting(State(st): St, Path(key): Path<String>) -> Result<StatusC
 
 async fn reload_config(State(st): St) -> ApiResult {
     match st.reload_config().await {
-        Ok(summary) => Ok(Json(
-            json!({"reloaded": true, "config_file": st.config_path, "applied": summary}),
-        )),
+        Ok(summary) => Ok(Json(json!(crate::views::ReloadAnswer {
+            reloaded: true,
+            config_file: st.config_path.as_ref().map(|p| p.display().to_string()),
+            applied: summary,
+        }))),
         Err(e) => Err(HttpError::openai(
             ApiError::invalid(format!("config not applied: {e}")).with_code("invalid_config"),
         )),
@@ -1028,9 +1037,10 @@ async fn reload_config(State(st): St) -> ApiResult {
 /// with `before_id` (the last row's `id`).
 async fn logs(State(st): St, Query(mut q): Query<omniroute_store::LogQuery>) -> ApiResult {
     q.limit = Some(q.limit.unwrap_or(100).clamp(1, 1000));
-    Ok(Json(
-        json!({ "logs": st.store.query_logs(&q).await?, "dropped": st.logs.dropped() }),
-    ))
+    Ok(Json(json!(crate::views::LogsPage {
+        logs: st.store.query_logs(&q).await?,
+        dropped: st.logs.dropped(),
+    })))
 }
 
 /// `GET /api/logs/proxy`: the proxy log, every upstream call of the requests the same filters
@@ -1043,25 +1053,25 @@ async fn proxy_log(State(st): St, Query(mut q): Query<omniroute_store::LogQuery>
     let mut calls = Vec::new();
     for r in &rows {
         for (n, a) in r.attempts_detail.iter().enumerate() {
-            calls.push(json!({
-                "request_id": r.request_id,
-                "ts": r.ts,
-                "attempt": n + 1,
-                "provider": a.provider,
-                "connection": a.connection,
-                "model": a.model,
-                "route": a.route,
-                "remote": a.remote,
-                "egress": a.egress,
-                "outcome": a.outcome,
-                "status": a.status,
-                "latency_ms": a.latency_ms,
-            }));
+            calls.push(crate::views::ProxyCall {
+                request_id: r.request_id.clone(),
+                ts: r.ts,
+                attempt: n as u32 + 1,
+                provider: a.provider.clone(),
+                connection: a.connection.clone(),
+                model: a.model.clone(),
+                route: a.route.clone(),
+                remote: a.remote.clone(),
+                egress: a.egress.clone(),
+                outcome: a.outcome.clone(),
+                status: a.status,
+                latency_ms: a.latency_ms,
+            });
         }
     }
-    Ok(Json(json!({
-        "calls": calls,
-        "next_before_id": rows.last().map(|r| r.id),
+    Ok(Json(json!(crate::views::ProxyPage {
+        calls,
+        next_before_id: rows.last().map(|r| r.id),
     })))
 }
 
@@ -1104,9 +1114,10 @@ async fn analytics(State(st): St, Query(p): Query<AnalyticsParams>) -> ApiResult
         bucket: p.bucket,
         group_by: p.group_by,
     };
-    Ok(Json(
-        json!({"query": q, "rows": st.store.analytics(&q).await?}),
-    ))
+    Ok(Json(json!(crate::views::AnalyticsView {
+        rows: st.store.analytics(&q).await?,
+        query: q,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -1119,9 +1130,9 @@ struct AuditParams {
 /// `GET /api/audit?limit=&before_id=`: configuration changes, newest first.
 async fn audit(State(st): St, Query(p): Query<AuditParams>) -> ApiResult {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(
-        json!({"entries": st.store.audit_log(limit, p.before_id).await?}),
-    ))
+    Ok(Json(json!(crate::views::AuditPage {
+        entries: st.store.audit_log(limit, p.before_id).await?,
+    })))
 }
 
 #[derive(Deserialize)]

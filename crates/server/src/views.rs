@@ -345,3 +345,121 @@ pub struct LiveListeners {
     pub requests: bool,
     pub console: bool,
 }
+
+/// A gateway key as `GET /api/keys` lists it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct KeyView {
+    #[serde(flatten)]
+    pub record: omniroute_store::ApiKey,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    /// No model patterns: every model is allowed.
+    pub allow_all: bool,
+}
+
+/// `GET /api/settings`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SettingsView {
+    pub settings: omniroute_config::GatewaySettings,
+    /// Settings the environment forces, whatever is stored.
+    pub env_overrides: EnvOverrides,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct EnvOverrides {
+    /// `REQUIRE_API_KEY` when set (it wins over the stored setting).
+    pub require_api_key: Option<bool>,
+}
+
+/// `POST /api/config/reload`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ReloadAnswer {
+    pub reloaded: bool,
+    pub config_file: Option<String>,
+    /// What was applied; null when no config file is in use.
+    pub applied: Option<omniroute_config::apply::ApplySummary>,
+}
+
+/// `GET /api/logs`: a page of the request log (newest first, no bodies).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct LogsPage {
+    pub logs: Vec<omniroute_store::RequestLog>,
+    /// Rows the writer dropped since start (a full queue).
+    pub dropped: u64,
+}
+
+/// `GET /api/audit`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AuditPage {
+    pub entries: Vec<omniroute_store::AuditEntry>,
+}
+
+/// `GET /api/analytics`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AnalyticsView {
+    pub query: omniroute_store::AnalyticsQuery,
+    pub rows: Vec<omniroute_store::AnalyticsRow>,
+}
+
+/// One upstream call in the proxy log.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ProxyCall {
+    pub request_id: String,
+    pub ts: i64,
+    /// 1 for the first attempt of the request.
+    pub attempt: u32,
+    pub provider: String,
+    pub connection: Option<String>,
+    pub model: String,
+    /// `direct` or the outbound proxy used.
+    pub route: Option<String>,
+    pub remote: Option<String>,
+    pub egress: Option<String>,
+    pub outcome: String,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+}
+
+/// `GET /api/logs/proxy`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ProxyPage {
+    pub calls: Vec<ProxyCall>,
+    /// `before_id` for the next page.
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /api/models/catalog`: a provider and its models.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CatalogProvider {
+    pub provider: String,
+    pub alias: String,
+    pub name: String,
+    pub format: String,
+    pub custom_node: bool,
+    pub enabled: bool,
+    /// It has a usable connection.
+    pub connected: bool,
+    pub models: Vec<CatalogModel>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CatalogModel {
+    pub id: String,
+    /// `alias/id`, the name clients send.
+    pub model: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Added by the owner (not from the catalog).
+    pub custom: bool,
+}

@@ -7,7 +7,6 @@ import { Link, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { qs } from "../api/client";
 import { useApi } from "../api/hooks";
-import type { AnalyticsQuery } from "../api/gen/AnalyticsQuery";
 import type { AnalyticsRow } from "../api/gen/AnalyticsRow";
 import type { Bucket } from "../api/gen/Bucket";
 import type { GroupBy } from "../api/gen/GroupBy";
@@ -96,10 +95,7 @@ interface GroupTotal extends Agg {
   key: string;
 }
 
-interface AnalyticsAnswer {
-  query: AnalyticsQuery;
-  rows: AnalyticsRow[];
-}
+type AnalyticsAnswer = import("../api/gen/AnalyticsView").AnalyticsView;
 
 export default function Analytics() {
   const { t, i18n } = useTranslation(["analytics", "common"]);

@@ -16,16 +16,7 @@ import "./providers.css";
 // ------------------------------------------------------------------ answer shapes (ad hoc JSON)
 
 /** One provider of `GET /api/models/catalog`. */
-interface CatalogProvider {
-  provider: string;
-  alias: string;
-  name: string;
-  format: string;
-  custom_node: boolean;
-  enabled: boolean;
-  connected: boolean;
-  models: { id: string; model: string; type: string; custom: boolean }[];
-}
+type CatalogProvider = import("../api/gen/CatalogProvider").CatalogProvider;
 
 
 /** The body of POST /api/combos and PUT /api/combos/{id} (`ComboBody`, unknown fields refused). */

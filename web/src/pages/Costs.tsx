@@ -6,7 +6,6 @@ import { useTranslation } from "react-i18next";
 import { api } from "../api/client";
 import { useApi, type Loaded } from "../api/hooks";
 import type { AnalyticsRow } from "../api/gen/AnalyticsRow";
-import type { ApiKey } from "../api/gen/ApiKey";
 import type { Combo } from "../api/gen/Combo";
 import type { ModelPrice } from "../api/gen/ModelPrice";
 import type { Period } from "../api/gen/Period";
@@ -24,7 +23,7 @@ export type { BudgetView } from "../api/gen/BudgetView";
 import type { BudgetView } from "../api/gen/BudgetView";
 
 /** A key as `GET /api/keys` lists it. */
-export type KeyRow = ApiKey & { status: "active" | "expired" | "revoked"; allow_all: boolean };
+export type KeyRow = import("../api/gen/KeyView").KeyView;
 
 const DAY = 86_400_000;
 

@@ -6,8 +6,6 @@ import { Link, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { api, ApiError, qs } from "../api/client";
 import { useApi } from "../api/hooks";
-import type { AttemptLog } from "../api/gen/AttemptLog";
-import type { AuditEntry } from "../api/gen/AuditEntry";
 import type { ConsoleLine } from "../api/gen/ConsoleLine";
 import type { RequestEvent } from "../api/gen/RequestEvent";
 import type { RequestLog } from "../api/gen/RequestLog";
@@ -20,23 +18,10 @@ import "./logs.css";
 // ------------------------------------------------------------------ shapes
 
 /** One call of `GET /api/logs/proxy` (built with json!() in api.rs). */
-type ProxyCall = Pick<AttemptLog, "provider" | "connection" | "model" | "route" | "remote" | "egress" | "outcome" | "status" | "latency_ms"> & {
-  request_id: string;
-  ts: number;
-  attempt: number;
-};
-
-interface LogsAnswer {
-  logs: RequestLog[];
-  dropped: number;
-}
-interface ProxyAnswer {
-  calls: ProxyCall[];
-  next_before_id: number | null;
-}
-interface AuditAnswer {
-  entries: AuditEntry[];
-}
+// generated from the Rust answers (ts-rs)
+type LogsAnswer = import("../api/gen/LogsPage").LogsPage;
+type ProxyAnswer = import("../api/gen/ProxyPage").ProxyPage;
+type AuditAnswer = import("../api/gen/AuditPage").AuditPage;
 
 const PAGE = 50;
 const CONSOLE_CAP = 1000;

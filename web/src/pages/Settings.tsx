@@ -25,11 +25,7 @@ type StrKey = KeysOf<string>;
 type ListKey = KeysOf<string[]>;
 
 /** `GET`/`PATCH /api/settings`. */
-interface SettingsAnswer {
-  settings: S;
-  /** Settings fixed by the environment (`REQUIRE_API_KEY`); `null` = not set there. */
-  env_overrides: { require_api_key: boolean | null };
-}
+type SettingsAnswer = import("../api/gen/SettingsView").SettingsView;
 
 /** `GET /api/auth/sessions` → `sessions[]`. */
 type SessionInfo = import("../api/gen/SessionInfo").SessionInfo;
@@ -41,10 +37,7 @@ type Health = import("../api/gen/HealthView").HealthView;
 type CacheStats = import("../api/gen/CacheView").CacheView;
 
 /** `POST /api/config/reload`. */
-interface ReloadAnswer {
-  reloaded: boolean;
-  config_file: string | null;
-}
+type ReloadAnswer = import("../api/gen/ReloadAnswer").ReloadAnswer;
 
 // The values the server accepts (crates/config/src/settings.rs).
 const ACCOUNT_STRATEGIES = ["fill_first", "round_robin", "p2c", "random", "least_used", "cost_optimized"];
