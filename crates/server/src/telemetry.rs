@@ -46,7 +46,7 @@
 //! histogram, so they are counted directly, one extra atomic add, rather than derived — tokens,
 //! cost), upstream failures per provider and outcome, and caller-supplied [`Gauge`]s.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -579,24 +579,74 @@ impl Acc {
         self.lat.iter().sum()
     }
 
-    fn to_json(&self, span_s: f64) -> Value {
+    fn stats(&self, span_s: f64) -> WindowStats {
         let n = self.count();
         // a failure counted just before its latency (racing a drain) cannot make `ok` negative
         let err = self.err.min(n);
-        let q = |h: &[u64]| match quantiles_ms(h) {
-            Some([p50, p95, p99]) => json!({"p50": p50, "p95": p95, "p99": p99}),
-            None => Value::Null,
-        };
-        json!({
-            "count": n,
-            "ok": n - err,
-            "errors": err,
-            "success_rate": if n == 0 { Value::Null } else { json!(round3((n - err) as f64 / n as f64)) },
-            "rps": round3(n as f64 / span_s),
-            "latency_ms": q(&self.lat),
-            "ttft_ms": q(&self.ttft),
-        })
+        let q = |h: &[u64]| quantiles_ms(h).map(|[p50, p95, p99]| Percentiles { p50, p95, p99 });
+        WindowStats {
+            count: n,
+            ok: n - err,
+            errors: err,
+            success_rate: (n > 0).then(|| round3((n - err) as f64 / n as f64)),
+            rps: round3(n as f64 / span_s),
+            latency_ms: q(&self.lat),
+            ttft_ms: q(&self.ttft),
+            provider: None,
+            model: None,
+        }
     }
+}
+
+/// p50 / p95 / p99 in milliseconds.
+#[derive(Debug, Clone, Copy, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// One series over a window.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct WindowStats {
+    pub count: u64,
+    pub ok: u64,
+    pub errors: u64,
+    /// Null without requests.
+    pub success_rate: Option<f64>,
+    pub rps: f64,
+    /// Null without samples.
+    pub latency_ms: Option<Percentiles>,
+    pub ttft_ms: Option<Percentiles>,
+    /// Model series: their provider and model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub model: Option<String>,
+}
+
+/// `GET /api/telemetry`: the window's statistics, overall and per provider, model
+/// (`provider/model`) and connection id.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TelemetryView {
+    /// `1m`, `5m` or `1h`.
+    pub window: String,
+    pub window_seconds: u64,
+    /// The part of the window the gateway has been up for.
+    pub span_seconds: f64,
+    pub now_ms: u64,
+    /// Series tracked, and the most that are.
+    pub series: u64,
+    pub max_series: u64,
+    pub global: WindowStats,
+    pub providers: std::collections::BTreeMap<String, WindowStats>,
+    pub models: std::collections::BTreeMap<String, WindowStats>,
+    pub connections: std::collections::BTreeMap<String, WindowStats>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1072,6 +1122,11 @@ impl Telemetry {
     /// `count`, `ok`, `errors`, `success_rate`, `rps`, and
     /// `latency_ms` / `ttft_ms` as `{p50, p95, p99}` (null without samples).
     pub fn snapshot(&self, window: Window, now_ms: u64) -> Value {
+        json!(self.view(window, now_ms))
+    }
+
+    /// [`Telemetry::snapshot`], typed.
+    pub fn view(&self, window: Window, now_ms: u64) -> TelemetryView {
         let listed = self.list();
         let tier = window.tier();
         let (width, slots) = TIERS.get(tier).copied().unwrap_or((EPOCH_MS, 6));
@@ -1081,20 +1136,18 @@ impl Telemetry {
         let span_s = span_ms.max(1000) as f64 / 1000.0;
         let mut acc = Acc::new();
         self.global.window(tier, now_ms, &mut acc);
-        let global = acc.to_json(span_s);
+        let global = acc.stats(span_s);
         let mut section = |list: &[Arc<Series>], model: bool| {
-            let mut out = Map::new();
+            let mut out = std::collections::BTreeMap::new();
             for s in list {
                 s.window(tier, now_ms, &mut acc);
                 if acc.count() == 0 {
                     continue;
                 }
-                let mut v = acc.to_json(span_s);
+                let mut v = acc.stats(span_s);
                 let key = if model {
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("provider".into(), json!(&*s.provider));
-                        o.insert("model".into(), json!(&*s.name));
-                    }
+                    v.provider = Some(s.provider.to_string());
+                    v.model = Some(s.name.to_string());
                     format!("{}/{}", s.provider, s.name)
                 } else if s.name.is_empty() {
                     s.provider.to_string()
@@ -1103,23 +1156,23 @@ impl Telemetry {
                 };
                 out.insert(key, v);
             }
-            Value::Object(out)
+            out
         };
         let providers = section(&listed.providers, false);
         let models = section(&listed.models, true);
         let connections = section(&listed.connections, false);
-        json!({
-            "window": window.as_str(),
-            "window_seconds": window.seconds(),
-            "span_seconds": round3(span_ms as f64 / 1000.0),
-            "now_ms": now_ms,
-            "series": listed.real,
-            "max_series": self.max_series,
-            "global": global,
-            "providers": providers,
-            "models": models,
-            "connections": connections,
-        })
+        TelemetryView {
+            window: window.as_str().into(),
+            window_seconds: window.seconds(),
+            span_seconds: round3(span_ms as f64 / 1000.0),
+            now_ms,
+            series: listed.real as u64,
+            max_series: self.max_series as u64,
+            global,
+            providers,
+            models,
+            connections,
+        }
     }
 
     /// Appends the Prometheus text exposition (format 0.0.4) of the lifetime counters and the

@@ -24,33 +24,9 @@ type CacheAnswer = import("../api/gen/CacheView").CacheView;
 /** `GET /api/health` (generated from the Rust `HealthView`). */
 type HealthAnswer = import("../api/gen/HealthView").HealthView;
 
-interface Pcts {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-/** One series of `GET /api/telemetry` (crates/server/src/telemetry.rs `to_json`). */
-interface TelemetryStats {
-  count: number;
-  ok: number;
-  errors: number;
-  success_rate: number | null;
-  rps: number;
-  latency_ms: Pcts | null;
-  ttft_ms: Pcts | null;
-}
-interface TelemetryAnswer {
-  window: string;
-  window_seconds: number;
-  span_seconds: number;
-  now_ms: number;
-  series: number;
-  max_series: number;
-  global: TelemetryStats;
-  providers: Record<string, TelemetryStats>;
-  models: Record<string, TelemetryStats & { provider: string; model: string }>;
-  connections: Record<string, TelemetryStats>;
-}
+// `GET /api/telemetry`, generated from the Rust structs (ts-rs)
+type Pcts = import("../api/gen/Percentiles").Percentiles;
+type TelemetryAnswer = import("../api/gen/TelemetryView").TelemetryView;
 
 const REFRESH_MS = 10_000;
 type Window = "1m" | "5m" | "1h";
