@@ -463,3 +463,18 @@ pub struct CatalogModel {
     /// Added by the owner (not from the catalog).
     pub custom: bool,
 }
+
+/// An address locked out of the dashboard login (`GET /api/auth/lockouts`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct LockoutView {
+    pub ip: String,
+    pub seconds_left: u64,
+}
+
+/// The envelope of `GET /api/auth/lockouts`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct LockoutsView {
+    pub lockouts: Vec<LockoutView>,
+}

@@ -68,7 +68,7 @@ export default function ConnectForm({ onSaved, initialProvider }: { onSaved: (id
     setSaving(true);
     setError(undefined);
     try {
-      const c = await api.post<{ id: string }>("/api/connections", body());
+      const c = await api.post<import("../api/gen/ConnectionView").ConnectionView>("/api/connections", body());
       onSaved(c.id);
     } catch (err) {
       setError(err instanceof Error ? err : new Error(String(err)));

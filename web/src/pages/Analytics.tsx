@@ -141,8 +141,8 @@ export default function Analytics() {
 
   const path = rangeValid ? `/api/analytics${qs({ since_ms: since, until_ms: until, bucket, group_by: groupBy })}` : null;
   const analytics = useApi<AnalyticsAnswer>(path);
-  const keys = useApi<{ keys: { id: string; name: string }[] }>(groupBy === "api_key" ? "/api/keys" : null);
-  const conns = useApi<{ connections: { id: string; name: string; provider: string }[] }>(groupBy === "connection" ? "/api/connections" : null);
+  const keys = useApi<{ keys: import("../api/gen/KeyView").KeyView[] }>(groupBy === "api_key" ? "/api/keys" : null);
+  const conns = useApi<{ connections: import("../api/gen/ConnectionView").ConnectionView[] }>(groupBy === "connection" ? "/api/connections" : null);
 
   const data = analytics.data;
   const fresh = data && data.query.bucket === bucket && data.query.group_by === groupBy && data.query.since_ms === since && data.query.until_ms === until;

@@ -817,7 +817,7 @@ function TryDialog({ combo, onClose }: { combo: string | null; onClose: () => vo
   const [failure, setFailure] = useState<Error>();
   const [pending, setPending] = useState(false);
   const ctl = useRef<AbortController | null>(null);
-  const conns = useApi<{ connections: { id: string; name: string; provider: string }[] }>(combo ? "/api/connections" : null);
+  const conns = useApi<{ connections: import("../api/gen/ConnectionView").ConnectionView[] }>(combo ? "/api/connections" : null);
   const connName = (id: string) => conns.data?.connections.find((c) => c.id === id)?.name;
 
   const send = async (name: string) => {

@@ -376,7 +376,7 @@ export default function Health() {
 /** Addresses locked out of the dashboard login after repeated wrong passwords. */
 function LoginLockouts() {
   const { t } = useTranslation(["health", "common"]);
-  const list = useApi<{ lockouts: { ip: string; seconds_left: number }[] }>("/api/auth/lockouts", { refreshMs: 10_000 });
+  const list = useApi<import("../api/gen/LockoutsView").LockoutsView>("/api/auth/lockouts", { refreshMs: 10_000 });
   const [error, setError] = useState<string>();
   const lift = async (ip: string) => {
     setError(undefined);

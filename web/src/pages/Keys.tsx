@@ -7,7 +7,6 @@ import { useTranslation } from "react-i18next";
 import { api } from "../api/client";
 import { useApi } from "../api/hooks";
 import type { ApiKey } from "../api/gen/ApiKey";
-import type { GatewaySettings } from "../api/gen/GatewaySettings";
 import type { KeyUsage } from "../api/gen/KeyUsage";
 import { Badge, Bar, Card, CopyButton, Empty, ErrorBox, Field, Modal, PageHead, Pager, Spinner, Toggle, usePaged } from "../components/ui";
 import { fmtCompact, fmtInt, fmtRelative, fmtTime, fmtUsd } from "../components/format";
@@ -58,7 +57,7 @@ export default function Keys() {
   const keys = useApi<{ keys: KeyRow[] }>("/api/keys", { refreshMs: 30_000 });
   const usage = useApi<{ since_ms: number; keys: KeyUsage[] }>("/api/usage", { refreshMs: 60_000 });
   const budgets = useApi<{ budgets: BudgetView[] }>("/api/usage/budget", { refreshMs: 30_000 });
-  const settings = useApi<{ settings: GatewaySettings; env_overrides: { require_api_key: boolean | null } }>("/api/settings");
+  const settings = useApi<import("../api/gen/SettingsView").SettingsView>("/api/settings");
 
   const [creating, setCreating] = useState(false);
   const [filter, setFilter] = useState<StatusFilter>("all");

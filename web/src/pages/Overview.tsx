@@ -17,8 +17,8 @@ export default function Overview() {
   const { t } = useTranslation();
   const analytics = useApi<{ rows: AnalyticsRow[] }>("/api/analytics?bucket=day", { refreshMs: 15000 });
   const logs = useApi<{ logs: RequestLog[] }>("/api/logs?limit=8", { refreshMs: 15000 });
-  const connections = useApi<{ connections: unknown[] }>("/api/connections");
-  const keys = useApi<{ keys: unknown[] }>("/api/keys");
+  const connections = useApi<{ connections: import("../api/gen/ConnectionView").ConnectionView[] }>("/api/connections");
+  const keys = useApi<{ keys: import("../api/gen/KeyView").KeyView[] }>("/api/keys");
 
   const rows = analytics.data?.rows ?? [];
   const sum = (f: (r: AnalyticsRow) => number) => rows.reduce((a, r) => a + f(r), 0);

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use omniroute_protocol::{ApiError, ErrorKind};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -366,13 +366,16 @@ pub(super) async fn end_session(State(st): St, Path(id): Path<String>) -> ApiRes
 
 /// `GET /api/auth/lockouts`: addresses locked out of the login after repeated failures.
 pub(super) async fn lockouts(State(st): St) -> ApiResult {
-    let list: Vec<Value> = st
+    let lockouts = st
         .auth
         .lockouts()
         .into_iter()
-        .map(|(ip, secs)| json!({"ip": ip.to_string(), "seconds_left": secs}))
+        .map(|(ip, secs)| crate::views::LockoutView {
+            ip: ip.to_string(),
+            seconds_left: secs,
+        })
         .collect();
-    Ok(Json(json!({ "lockouts": list })))
+    Ok(Json(json!(crate::views::LockoutsView { lockouts })))
 }
 
 /// `DELETE /api/auth/lockouts/{ip}`: let an address try again now.
