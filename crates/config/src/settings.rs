@@ -108,6 +108,11 @@ pub struct GatewaySettings {
     /// apply when this is empty; `OTEL_EXPORTER_OTLP_HEADERS` adds headers (credentials stay out
     /// of the settings).
     pub otel_endpoint: String,
+    /// Outbound proxy for upstream calls (`http://`, `https://`, `socks5://`, `socks5h://`;
+    /// empty = direct). A connection's own `settings.proxy` takes precedence. Stored and
+    /// validated now; applied once outbound proxy support lands (calls go direct until then,
+    /// and the proxy log says so).
+    pub outbound_proxy: String,
     /// Every `/api` call needs a dashboard session or an admin key. Off: calls from this machine
     /// (loopback, no proxy headers) get in without one, as before login existed.
     pub require_login: bool,
@@ -240,6 +245,7 @@ impl Default for GatewaySettings {
             thinking_policy: "passthrough".into(),
             thinking_budget: 8_192,
             otel_endpoint: String::new(),
+            outbound_proxy: String::new(),
             require_login: true,
             session_ttl_hours: 168,
             ip_allowlist: Vec::new(),
@@ -325,6 +331,14 @@ impl GatewaySettings {
                     && !s.otel_endpoint.starts_with("https://") =>
             {
                 Err("must be an http:// or https:// URL (or empty to turn export off)".into())
+            }
+            "outbound_proxy"
+                if !s.outbound_proxy.is_empty()
+                    && !["http://", "https://", "socks5://", "socks5h://"]
+                        .iter()
+                        .any(|p| s.outbound_proxy.starts_with(p)) =>
+            {
+                Err("must be an http://, https://, socks5:// or socks5h:// URL (or empty)".into())
             }
             "model_aliases" => s.model_aliases.iter().try_for_each(|a| {
                 if a.pattern.trim().is_empty() || a.target.trim().is_empty() {

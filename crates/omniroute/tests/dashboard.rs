@@ -779,3 +779,37 @@ async fn requests_waiting_for_a_rate_limit_slot_are_counted() {
         (Some(0), Some(0))
     );
 }
+
+#[tokio::test]
+async fn the_outbound_proxy_setting_is_validated_and_kept() {
+    let (_d, _m, gw) = setup().await;
+    let patch = |v: &'static str| {
+        gw.http
+            .patch(gw.api("/settings"))
+            .json(&json!({ "outbound_proxy": v }))
+            .send()
+    };
+    let r = patch("ftp://proxy.example:21").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outbound_proxy"),
+        "{v}"
+    );
+    assert_eq!(
+        patch("socks5://127.0.0.1:1080").await.unwrap().status(),
+        200
+    );
+    let s = gw.api_json("/settings").await;
+    assert_eq!(s["settings"]["outbound_proxy"], "socks5://127.0.0.1:1080");
+    // calls still go direct (the proxy log says so) until proxy support lands
+    assert_eq!(
+        gw.chat(body("up-openai/mock-small", "direct"))
+            .await
+            .status(),
+        200
+    );
+}

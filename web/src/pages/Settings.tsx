@@ -926,6 +926,7 @@ function AdvancedSection(p: SectionProps) {
   return (
     <Section id="advanced" title={t("sec_advanced")} intro={t("sec_advanced_intro")} {...p}>
       <TextSetting k="otel_endpoint" placeholder="http://localhost:4318" wide />
+      <TextSetting k="outbound_proxy" placeholder="socks5://127.0.0.1:1080" wide />
       <BoolSetting k="request_log" />
       <NumberSetting k="request_log_retention" />
       <NumberSetting k="request_log_max_age_days" />

@@ -168,6 +168,13 @@ thinking_budget: number,
  */
 otel_endpoint: string, 
 /**
+ * Outbound proxy for upstream calls (`http://`, `https://`, `socks5://`, `socks5h://`;
+ * empty = direct). A connection's own `settings.proxy` takes precedence. Stored and
+ * validated now; applied once outbound proxy support lands (calls go direct until then,
+ * and the proxy log says so).
+ */
+outbound_proxy: string, 
+/**
  * Every `/api` call needs a dashboard session or an admin key. Off: calls from this machine
  * (loopback, no proxy headers) get in without one, as before login existed.
  */
