@@ -52,6 +52,11 @@ async fn dashboard_files_and_page_routes() {
         );
         assert_eq!(header(r.headers(), "x-frame-options"), "DENY");
         let html = r.text().await.unwrap();
+        // CI builds the dashboard (the server crate's build script): there it must be served
+        assert!(
+            std::env::var("CI").is_err() || dist().join("index.html").exists(),
+            "web/dist was not built"
+        );
         if dist().join("index.html").exists() {
             assert!(html.contains("<div id=\"root\">"), "{path}: {html}");
         } else {

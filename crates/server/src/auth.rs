@@ -142,22 +142,29 @@ fn load_secret(data_dir: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("{} is not a 64-hex-digit secret", path.display()));
     }
     let bytes: [u8; 32] = rand::random();
-    write_private(&path, &hex::encode(bytes)).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_private(&path, hex::encode(bytes).as_bytes(), false)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     tracing::info!(path = %path.display(), "generated the session signing secret (set JWT_SECRET to choose one)");
     Ok(bytes.to_vec())
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+/// Write a file only its owner may read (mode 0600 on Unix) and sync it. `replace`: overwrite
+/// an existing file, else refuse to.
+pub(crate) fn write_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
+    if replace {
+        opts.write(true).create(true).truncate(true);
+    } else {
+        opts.write(true).create_new(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
     let mut f = opts.open(path)?;
-    f.write_all(text.as_bytes())?;
+    f.write_all(bytes)?;
     f.sync_all()
 }
 

@@ -280,19 +280,7 @@ pub fn apply(home: &Path, tool: &str, s: &Settings<'_>) -> Result<Applied, Strin
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
+    crate::auth::write_private(path, bytes, true)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

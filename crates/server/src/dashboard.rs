@@ -70,7 +70,10 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
 fn is_page(path: &str) -> bool {
     let api = ["/api", "/v1", "/v1beta", "/metrics", "/health", "/ready"]
         .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+        .any(|p| {
+            path.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
     let last = path.rsplit('/').next().unwrap_or("");
     !api && !last.contains('.')
 }

@@ -511,12 +511,22 @@ impl Store {
     }
 
     pub async fn delete_budget(&self, id: &str) -> Result<()> {
-        let r = sqlx::query("DELETE FROM budgets WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.delete_one("DELETE FROM budgets WHERE id = $1", id, || {
+            format!("budget `{id}`")
+        })
+        .await
+    }
+
+    /// Run a `DELETE … WHERE key = $1`; `NotFound(what())` when no row went.
+    async fn delete_one(
+        &self,
+        sql: &'static str,
+        key: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let r = sqlx::query(sql).bind(key).execute(&self.pool).await?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("budget `{id}`")));
+            return Err(StoreError::NotFound(what()));
         }
         Ok(())
     }
@@ -558,14 +568,10 @@ impl Store {
     }
 
     pub async fn delete_eval_set(&self, id: &str) -> Result<()> {
-        let r = sqlx::query("DELETE FROM eval_sets WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("eval set `{id}`")));
-        }
-        Ok(())
+        self.delete_one("DELETE FROM eval_sets WHERE id = $1", id, || {
+            format!("eval set `{id}`")
+        })
+        .await
     }
 
     /// Insert or update an eval run's document; only the newest `EVAL_RUNS_KEPT` runs are kept.
@@ -623,14 +629,10 @@ impl Store {
     }
 
     pub async fn delete_eval_run(&self, id: &str) -> Result<()> {
-        let r = sqlx::query("DELETE FROM eval_runs WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("eval run `{id}`")));
-        }
-        Ok(())
+        self.delete_one("DELETE FROM eval_runs WHERE id = $1", id, || {
+            format!("eval run `{id}`")
+        })
+        .await
     }
 
     // ---------------------------------------------------------------- pricing
@@ -675,14 +677,10 @@ impl Store {
     }
 
     pub async fn delete_pricing(&self, model: &str) -> Result<()> {
-        let r = sqlx::query("DELETE FROM model_pricing WHERE model = $1")
-            .bind(model)
-            .execute(&self.pool)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("price of `{model}`")));
-        }
-        Ok(())
+        self.delete_one("DELETE FROM model_pricing WHERE model = $1", model, || {
+            format!("price of `{model}`")
+        })
+        .await
     }
 
     // ---------------------------------------------------------------- custom models
