@@ -620,6 +620,23 @@ async fn write_cost() {
         let d = tempfile::tempdir().unwrap();
         let cipher = Cipher::load_or_create(None, &d.path().join("secret.key")).unwrap();
         let path = d.path().join("omniroute.db");
+        if let Ok(size) = std::env::var("WRITE_PAGE_SIZE") {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .page_size(size.parse().unwrap())
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await
+                .unwrap();
+            sqlx::raw_sql("CREATE TABLE page_size_probe (x INTEGER)")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
         let s = Store::open(&path, cipher).await.unwrap();
         if let Ok(pre) = std::env::var("WRITE_SQL_PRE") {
             let pool = sqlx::sqlite::SqlitePoolOptions::new()

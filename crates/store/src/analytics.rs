@@ -250,7 +250,9 @@ const AGG_STATS: &str = "SUM(requests) AS requests, SUM(errors) AS errors, \
 pub(crate) type StatKey<'a> = (&'static str, i64, Cow<'a, str>);
 
 /// The hourly aggregates of a batch of rows, per (dimension, hour, value).
-pub(crate) fn stats_of(rows: &[RequestLog]) -> HashMap<StatKey<'_>, Agg> {
+pub(crate) fn stats_of<R: std::borrow::Borrow<RequestLog>>(
+    rows: &[R],
+) -> HashMap<StatKey<'_>, Agg> {
     // First per row signature (the hour and every dimension's value), which the rows of a batch
     // mostly share (runs of the same one are the rule: one lookup is skipped per repeat), then
     // per (dimension, hour, value): a hash lookup per signature instead of seven per row.
@@ -267,6 +269,7 @@ pub(crate) fn stats_of(rows: &[RequestLog]) -> HashMap<StatKey<'_>, Agg> {
     let mut index: HashMap<Sig<'_>, usize> = HashMap::new();
     let mut last: Option<usize> = None;
     for r in rows {
+        let r: &RequestLog = r.borrow();
         let model = if r.upstream_model.is_some() {
             &r.upstream_model
         } else {

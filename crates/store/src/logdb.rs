@@ -105,7 +105,11 @@ impl LogDb {
     /// Write prepared rows, their hourly aggregates and the per-key usage in one transaction.
     /// Blocking: call from a blocking thread.
     /// Returns the rows' estimated size (added to the running estimate).
-    pub(crate) fn insert(&self, rows: &[RequestLog], prepared: &[Prepared<'_>]) -> Result<i64> {
+    pub(crate) fn insert<R: std::borrow::Borrow<RequestLog>>(
+        &self,
+        rows: &[R],
+        prepared: &[Prepared<'_>],
+    ) -> Result<i64> {
         let mut conn = self.lock()?;
         let tx = conn.transaction().map_err(db)?;
         {
@@ -151,6 +155,7 @@ impl LogDb {
             write_stats(&tx, &stats_of(rows))?;
             let mut per_key: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
             for r in rows {
+                let r: &RequestLog = r.borrow();
                 if let Some(k) = &r.api_key_id {
                     let e = per_key.entry(k.as_str()).or_insert((0, 0));
                     e.0 += 1;

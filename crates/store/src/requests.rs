@@ -214,13 +214,21 @@ impl Store {
     /// them to the hourly aggregates (`request_stats`) and add the per-key request counts. Returns the rows' estimated size in bytes (added
     /// to the running estimate of [`Store::log_bytes`]).
     pub async fn insert_logs(&self, rows: impl Into<Vec<RequestLog>>) -> Result<i64> {
-        let rows: Vec<RequestLog> = rows.into();
+        self.insert_log_rows(rows.into()).await
+    }
+
+    /// [`Store::insert_logs`] for rows held however the caller holds them (the batch writer
+    /// queues boxes: a pointer per queue slot instead of the whole row).
+    pub(crate) async fn insert_log_rows<R>(&self, rows: Vec<R>) -> Result<i64>
+    where
+        R: std::borrow::Borrow<RequestLog> + Send + 'static,
+    {
         if rows.is_empty() {
             return Ok(0);
         }
         let db = self.log_db.clone();
         blocking(move || {
-            let prepared: Vec<Prepared<'_>> = rows.iter().map(prepare).collect();
+            let prepared: Vec<Prepared<'_>> = rows.iter().map(|r| prepare(r.borrow())).collect();
             db.insert(&rows, &prepared)
         })
         .await

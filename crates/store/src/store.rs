@@ -53,6 +53,10 @@ impl Store {
             .map_err(StoreError::Db)?
             .filename(path)
             .create_if_missing(true)
+            // 16 KiB pages (new databases only; a page size is fixed once the file exists): the
+            // request log's writer appends and prunes a fifth cheaper than with 4 KiB pages
+            // (fewer WAL frames and b-tree splits per row; `examples/analytics_bench.rs`)
+            .page_size(16384)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
