@@ -407,9 +407,9 @@ async fn main() {
             .await
             .unwrap();
         for (name, sql) in [
-            ("analytics", "SELECT (ts / 3600000) * 3600000 AS bucket, COALESCE(upstream_model, model) AS grp, COUNT(*) FROM request_logs WHERE ts >= 0 AND ts < 1 GROUP BY bucket, grp ORDER BY bucket, grp"),
-            ("usage_by_key", "SELECT api_key_id, COUNT(*), MAX(ts) FROM request_logs WHERE ts >= 0 GROUP BY api_key_id"),
-            ("query_logs", "SELECT id FROM request_logs WHERE provider = 'x' AND status >= 400 ORDER BY id DESC LIMIT 100"),
+            ("block metadata (scans)", "SELECT first_id, last_id, rows, min_ts, max_ts, bytes FROM request_log_blocks INDEXED BY request_log_blocks_meta WHERE first_id < 9 AND max_ts >= 0 AND min_ts < 1 ORDER BY first_id DESC"),
+            ("block by id", "SELECT data FROM request_log_blocks WHERE first_id <= 5 AND last_id >= 5 ORDER BY first_id DESC LIMIT 1"),
+            ("analytics (hours)", "SELECT (hour_ms / 3600000) * 3600000 AS bucket, value, SUM(requests) FROM request_stats WHERE hour_ms >= 0 AND hour_ms < 1 AND dim = 'model' GROUP BY 1, 2 ORDER BY 1, 2"),
         ] {
             let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .fetch_all(&pool)

@@ -7,14 +7,16 @@
 //! hour and dimension value (total, provider, model, gateway key, combo, connection, combo step),
 //! upserted in the same transaction as the batch of rows. Hour and day buckets, usage and spend
 //! read it (`GROUP BY hour_ms / bucket_ms` over a few thousand rows); minute buckets, and the
-//! part of a usage or spend window before its first whole hour, read the log itself
-//! (`GROUP BY ts / bucket_ms` on the `ts` index). The aggregates outlive log retention (they
+//! part of a usage or spend window before its first whole hour, read the log itself (the blocks
+//! whose time range overlaps the window, decoded and summed here). The aggregates outlive log retention (they
 //! have their own, `Retention::stats_max_age_ms`): analytics and budgets still see requests
 //! whose rows were pruned. Percentiles are not kept (only sums and counts merge across hours);
 //! live p50/p95/p99 come from the server's in-memory telemetry.
 //! Times are epoch milliseconds; buckets are aligned on UTC.
 
+use crate::logblock::RowRef;
 use crate::logs::RequestLog;
+use crate::requests::blocking;
 use crate::{Result, Store};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
@@ -72,16 +74,17 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    /// The SQL expression of the group in the log (`NULL` for no grouping).
-    fn column(self) -> &'static str {
+    /// The group of a log row (`None` for no grouping, or when the row has none).
+    fn value_of<'a>(self, r: &RowRef<'a>) -> Option<&'a str> {
         match self {
-            GroupBy::None => "NULL",
-            GroupBy::Provider => "provider",
-            GroupBy::Model => "COALESCE(upstream_model, model)",
-            GroupBy::ApiKey => "api_key_id",
-            GroupBy::Combo => "combo",
-            GroupBy::Connection => "connection_id",
+            GroupBy::None => None,
+            GroupBy::Provider => r.provider(),
+            GroupBy::Model => r.upstream_model().or(r.model()),
+            GroupBy::ApiKey => r.api_key_id(),
+            GroupBy::Combo => r.combo(),
+            GroupBy::Connection => r.connection_id(),
         }
+        .filter(|v| !v.is_empty())
     }
 
     /// The dimension in `request_stats`.
@@ -179,6 +182,22 @@ impl Agg {
         self.last_ts = self.last_ts.max(r.ts);
     }
 
+    fn add_ref(&mut self, r: &RowRef<'_>) {
+        self.requests += 1;
+        self.errors += i64::from(r.status >= 400);
+        self.input_tokens += r.input_tokens.unwrap_or(0);
+        self.output_tokens += r.output_tokens.unwrap_or(0);
+        self.cached_tokens += r.cached_tokens.unwrap_or(0);
+        self.reasoning_tokens += r.reasoning_tokens.unwrap_or(0);
+        self.cost_usd += r.cost_usd.unwrap_or(0.0);
+        self.latency_sum += r.latency_ms;
+        if let Some(t) = r.ttfb_ms {
+            self.ttft_sum += t;
+            self.ttft_count += 1;
+        }
+        self.last_ts = self.last_ts.max(r.ts);
+    }
+
     fn merge(&mut self, o: &Agg) {
         self.requests += o.requests;
         self.errors += o.errors;
@@ -193,7 +212,7 @@ impl Agg {
         self.last_ts = self.last_ts.max(o.last_ts);
     }
 
-    /// From a row selected with [`AGG_LOG`] or [`AGG_STATS`].
+    /// From a row selected with [`AGG_STATS`].
     fn from_row(r: &SqliteRow) -> Result<Agg> {
         Ok(Agg {
             requests: r.try_get("requests")?,
@@ -232,14 +251,7 @@ impl Agg {
     }
 }
 
-/// The aggregates of log rows, named as [`Agg::from_row`] reads them.
-const AGG_LOG: &str = "COUNT(*) AS requests, COUNT(CASE WHEN status >= 400 THEN 1 END) AS errors, \
-     COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens, \
-     COALESCE(SUM(cached_tokens), 0) AS cached_tokens, COALESCE(SUM(reasoning_tokens), 0) AS reasoning_tokens, \
-     COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COALESCE(SUM(latency_ms), 0) AS latency_sum, \
-     COALESCE(SUM(ttfb_ms), 0) AS ttft_sum, COUNT(ttfb_ms) AS ttft_count, COALESCE(MAX(ts), 0) AS last_ts";
-
-/// The same over `request_stats` rows.
+/// The aggregates of `request_stats` rows, named as [`Agg::from_row`] reads them.
 const AGG_STATS: &str = "SUM(requests) AS requests, SUM(errors) AS errors, \
      SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, \
      SUM(cached_tokens) AS cached_tokens, SUM(reasoning_tokens) AS reasoning_tokens, \
@@ -336,38 +348,39 @@ fn group_of(r: &SqliteRow) -> Result<Option<String>> {
 }
 
 /// Sums of the log rows in `[since, until)` matching optional key and combo-step filters, per
-/// group expression (`group` SQL, selected as `grp`).
+/// group.
 async fn log_sums(
     store: &Store,
-    group: &str,
+    group: GroupBy,
     since: i64,
     until: i64,
     api_key_id: Option<&str>,
     combo_step: Option<(&str, &str)>,
 ) -> Result<Vec<(Option<String>, Agg)>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {group} AS grp, {AGG_LOG} FROM request_logs WHERE ts >= "
-    ));
-    qb.push_bind(since).push(" AND ts < ").push_bind(until);
-    if let Some(key) = api_key_id {
-        qb.push(" AND api_key_id = ").push_bind(key.to_string());
-    }
-    if let Some((combo, step)) = combo_step {
+    let db = store.log_db.clone();
+    let key = api_key_id.map(str::to_string);
+    let step = combo_step.map(|(combo, step)| {
         let (provider, model) = step.split_once('/').unwrap_or((step, ""));
-        qb.push(" AND combo = ")
-            .push_bind(combo.to_string())
-            .push(" AND provider = ")
-            .push_bind(provider.to_string())
-            .push(" AND upstream_model = ")
-            .push_bind(model.to_string());
-    }
-    qb.push(" GROUP BY 1");
-    qb.build()
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((group_of(r)?, Agg::from_row(r)?)))
-        .collect()
+        (combo.to_string(), provider.to_string(), model.to_string())
+    });
+    blocking(move || {
+        let mut sums: BTreeMap<Option<String>, Agg> = BTreeMap::new();
+        db.scan(None, Some(since), Some(until), |r| {
+            let keep = key.as_deref().is_none_or(|k| r.api_key_id() == Some(k))
+                && step.as_ref().is_none_or(|(c, p, m)| {
+                    r.combo() == Some(c.as_str())
+                        && r.provider() == Some(p.as_str())
+                        && r.upstream_model() == Some(m.as_str())
+                });
+            if keep {
+                let g = group.value_of(r).map(str::to_string);
+                sums.entry(g).or_default().add_ref(r);
+            }
+            true
+        })?;
+        Ok(sums.into_iter().collect())
+    })
+    .await
 }
 
 /// Sums of `request_stats` for `dim` (and `value` when given) over the hours
@@ -410,28 +423,33 @@ impl Store {
         if until <= since {
             return Ok(Vec::new());
         }
-        let (sql, dim) = match q.bucket {
-            Bucket::Minute => (
-                format!(
-                    "SELECT (ts / $3) * $3 AS bucket, {g} AS grp, {AGG_LOG} FROM request_logs \
-                     WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2 ORDER BY 1, 2",
-                    g = q.group_by.column()
-                ),
-                None,
-            ),
-            Bucket::Hour | Bucket::Day => (
-                format!(
-                    "SELECT (hour_ms / $3) * $3 AS bucket, value AS grp, {AGG_STATS} FROM request_stats \
-                     WHERE hour_ms >= $1 AND hour_ms < $2 AND dim = $4 GROUP BY 1, 2 ORDER BY 1, 2"
-                ),
-                Some(q.group_by.dim()),
-            ),
-        };
-        let mut query = sqlx::query(&sql).bind(since).bind(until).bind(width);
-        if let Some(dim) = dim {
-            query = query.bind(dim);
+        if q.bucket == Bucket::Minute {
+            let db = self.log_db.clone();
+            let group = q.group_by;
+            return blocking(move || {
+                let mut sums: BTreeMap<(i64, Option<String>), Agg> = BTreeMap::new();
+                db.scan(None, Some(since), Some(until), |r| {
+                    let bucket = floor_to(r.ts, width);
+                    let g = group.value_of(r).map(str::to_string);
+                    sums.entry((bucket, g)).or_default().add_ref(r);
+                    true
+                })?;
+                Ok(sums
+                    .into_iter()
+                    .map(|((bucket, g), a)| a.row(bucket, g))
+                    .collect())
+            })
+            .await;
         }
-        query
+        let sql = format!(
+            "SELECT (hour_ms / $3) * $3 AS bucket, value AS grp, {AGG_STATS} FROM request_stats \
+             WHERE hour_ms >= $1 AND hour_ms < $2 AND dim = $4 GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .bind(width)
+            .bind(q.group_by.dim())
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -446,7 +464,7 @@ impl Store {
         let hour = ceil_to(since_ms, HOUR_MS);
         let mut parts = stat_sums(self, DIM_API_KEY, None, hour, i64::MAX).await?;
         if since_ms < hour {
-            parts.extend(log_sums(self, "api_key_id", since_ms, hour, None, None).await?);
+            parts.extend(log_sums(self, GroupBy::ApiKey, since_ms, hour, None, None).await?);
         }
         let mut per_key: BTreeMap<Option<String>, Agg> = BTreeMap::new();
         for (key, a) in parts {
@@ -499,7 +517,9 @@ impl Store {
             }
         }
         if since_ms < hour {
-            for (_, a) in log_sums(self, "NULL", since_ms, hour, api_key_id, combo_step).await? {
+            for (_, a) in
+                log_sums(self, GroupBy::None, since_ms, hour, api_key_id, combo_step).await?
+            {
                 total += a.cost_usd;
             }
         }

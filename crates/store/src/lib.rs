@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod crypto;
+mod logblock;
 mod logdb;
 pub mod logs;
 mod migrations;

@@ -283,6 +283,41 @@ ALTER TABLE request_logs ADD COLUMN upstream_request_body TEXT;
 ALTER TABLE request_logs ADD COLUMN upstream_response_body TEXT;
 "#,
     ),
+    (
+        10,
+        // The request log in blocks (`logblock`): one row per up to 256 log rows, the metadata
+        // columns before the blob and in a covering index, so that listing which blocks a scan
+        // or a prune needs never reads a blob. Bodies (only with body logging) apart, by row id.
+        // `request_log_seq` keeps ids growing across prunes and restarts. The rows of
+        // `request_logs` are moved into blocks by the log's writer connection when it opens
+        // (`logdb::convert_legacy`), which then drops the table.
+        r#"
+CREATE TABLE request_log_blocks (
+    first_id INTEGER PRIMARY KEY,
+    last_id INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    min_ts BIGINT NOT NULL,
+    max_ts BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX request_log_blocks_meta ON request_log_blocks (first_id, last_id, rows, min_ts, max_ts, bytes);
+CREATE TABLE request_log_bodies (
+    id INTEGER PRIMARY KEY,
+    request_body TEXT,
+    response_body TEXT,
+    upstream_request_body TEXT,
+    upstream_response_body TEXT
+);
+CREATE TABLE request_log_seq (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    next_id INTEGER NOT NULL
+);
+INSERT INTO request_log_seq (id, next_id)
+SELECT 1, MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'request_logs'), 0),
+                COALESCE((SELECT MAX(id) FROM request_logs), 0)) + 1;
+"#,
+    ),
 ];
 
 #[cfg(test)]
@@ -290,6 +325,91 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::MIGRATIONS;
     use sqlx::Row;
+
+    /// A log written before blocks: its rows move into blocks when the store opens, with their
+    /// ids, attempts and bodies; the old table goes; new rows get ids after the old ones.
+    #[tokio::test]
+    async fn a_row_per_request_log_moves_into_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("omniroute.db");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 10) {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)")
+                .bind(v)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        // 300 rows (more than a block), ids with a gap, the last with bodies and two attempts
+        for i in 1..=300_i64 {
+            let id = if i > 100 { i + 50 } else { i };
+            let attempts = if i == 300 {
+                r#"[{"provider":"a","model":"m","outcome":"error","status":502,"latency_ms":5},{"provider":"b","model":"m","outcome":"ok","status":200,"latency_ms":7}]"#
+            } else {
+                "=12"
+            };
+            sqlx::query(
+                "INSERT INTO request_logs (id, request_id, ts, method, path, provider, upstream_model, status, latency_ms, attempts_detail, request_body, response_body)
+                 VALUES ($1, $2, $3, 'POST', '/v1/chat/completions', 'b', 'm', 200, 30, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(format!("old-{i}"))
+            .bind(1_700_000_000_000 + i)
+            .bind(attempts)
+            .bind((i == 300).then_some("{\"q\":1}"))
+            .bind((i == 300).then_some("{\"a\":2}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let cipher = crate::Cipher::load_or_create(None, &dir.path().join("secret.key")).unwrap();
+        let store = crate::Store::open(&path, cipher).await.unwrap();
+        assert_eq!(store.log_rows().await.unwrap(), 300);
+        let last = store.get_log_by_id(350).await.unwrap().unwrap();
+        assert_eq!(last.request_id, "old-300");
+        assert_eq!(last.request_body.as_deref(), Some("{\"q\":1}"));
+        assert_eq!(last.response_body.as_deref(), Some("{\"a\":2}"));
+        assert_eq!(last.attempts_detail.len(), 2);
+        let first = store.get_log("old-1").await.unwrap().unwrap();
+        assert_eq!((first.id, first.ts), (1, 1_700_000_000_001));
+        assert_eq!(first.attempts_detail[0].latency_ms, 12);
+        assert!(
+            store.get_log_by_id(120).await.unwrap().is_none(),
+            "the gap stays a gap"
+        );
+        let gone: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'request_logs'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(gone, 0);
+        store
+            .insert_logs(vec![crate::RequestLog {
+                request_id: "new".into(),
+                ts: 1_800_000_000_000,
+                ..crate::RequestLog::default()
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.recent_logs(1).await.unwrap()[0].id, 351);
+        store.close().await;
+    }
 
     /// Migration 4 on a log written before it: sizes estimated, aggregates filled.
     #[tokio::test]
@@ -329,7 +449,8 @@ mod tests {
                 .fetch_one(&pool)
                 .await
                 .unwrap();
-        assert_eq!(size, crate::LOG_ROW_OVERHEAD + 1 + 4 + 5 + 6);
+        // the fixed part of a row's size estimate before blocks
+        assert_eq!(size, 140 + 1 + 4 + 5 + 6);
         let rows = sqlx::query(
             "SELECT dim, value, hour_ms, requests, errors, input_tokens, latency_sum, ttft_sum, ttft_count, last_ts
              FROM request_stats WHERE dim IN ('', 'provider') ORDER BY dim, hour_ms, value",

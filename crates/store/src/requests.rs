@@ -1,12 +1,12 @@
-//! Request-log queries: batch insert, lookup, the dashboard's filtered listing with a cursor,
-//! and retention (rows, age, estimated bytes) with a running size estimate.
+//! Request-log queries: batch insert, lookup, the dashboard's filtered listing with a cursor
+//! (filters applied to the decoded blocks, newest first), and retention (rows, age, estimated
+//! bytes) with a running size estimate.
 
-use crate::logdb::LOG_ROW_OVERHEAD;
+use crate::logblock::RowRef;
+use crate::logdb::body_bytes;
 use crate::logs::{AttemptLog, RequestLog, Retention, USER_AGENT_MAX_CHARS};
 use crate::{Result, Store, StoreError};
 use serde::Deserialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
 
 /// Filters of the request-log listing; every field is optional. Rows come newest first; pass
 /// the last row's `id` as `before_id` for the next page.
@@ -34,18 +34,12 @@ pub struct LogQuery {
     pub search: Option<String>,
 }
 
-/// The listing's columns: everything but the bodies.
-const LIST_COLUMNS: &str = "id, request_id, ts, method, path, client_format, model, provider, \
-     connection_id, upstream_model, stream, status, latency_ms, ttfb_ms, input_tokens, output_tokens, \
-     api_key_id, error, attempts, cached_tokens, reasoning_tokens, cost_usd, cache_hit, client_ip, \
-     user_agent, combo, attempts_detail";
-
-/// A row ready to be bound: the serialized attempts, the capped user agent, the size estimate.
+/// A row ready to be stored: the serialized attempts, the capped user agent, the bodies' size.
 pub(crate) struct Prepared<'a> {
     pub(crate) r: &'a RequestLog,
     pub(crate) attempts: Option<String>,
     pub(crate) user_agent: Option<&'a str>,
-    pub(crate) size: i64,
+    pub(crate) body_bytes: i64,
 }
 
 fn cap_chars(s: &str, max: usize) -> &str {
@@ -87,7 +81,7 @@ fn attempts_text(r: &RequestLog) -> Option<String> {
 }
 
 /// The attempts of a row from their stored form (see [`attempts_text`]).
-fn attempts_of(stored: &str, row: &RequestLog) -> Vec<AttemptLog> {
+pub(crate) fn attempts_of(stored: &str, row: &RequestLog) -> Vec<AttemptLog> {
     match stored.strip_prefix('=') {
         Some(short) => {
             let mut parts = short.split(';');
@@ -112,107 +106,61 @@ fn attempts_of(stored: &str, row: &RequestLog) -> Vec<AttemptLog> {
 }
 
 fn prepare(r: &RequestLog) -> Prepared<'_> {
-    let attempts = attempts_text(r);
-    let user_agent = r
-        .user_agent
-        .as_deref()
-        .map(|ua| cap_chars(ua, USER_AGENT_MAX_CHARS));
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len());
-    let text = r.request_id.len()
-        + r.method.len()
-        + r.path.len()
-        + opt(&r.client_format)
-        + opt(&r.model)
-        + opt(&r.provider)
-        + opt(&r.connection_id)
-        + opt(&r.upstream_model)
-        + opt(&r.api_key_id)
-        + opt(&r.error)
-        + opt(&r.cache_hit)
-        + opt(&r.client_ip)
-        + user_agent.map_or(0, str::len)
-        + opt(&r.combo)
-        + attempts.as_ref().map_or(0, String::len)
-        + opt(&r.request_body)
-        + opt(&r.response_body)
-        + opt(&r.upstream_request_body)
-        + opt(&r.upstream_response_body);
     Prepared {
         r,
-        attempts,
-        user_agent,
-        size: LOG_ROW_OVERHEAD + text as i64,
+        attempts: attempts_text(r),
+        user_agent: r
+            .user_agent
+            .as_deref()
+            .map(|ua| cap_chars(ua, USER_AGENT_MAX_CHARS)),
+        body_bytes: body_bytes(r),
     }
 }
 
-fn log_from_row(r: &SqliteRow, bodies: bool) -> Result<RequestLog> {
-    let (request_body, response_body, upstream_request_body, upstream_response_body) = if bodies {
-        (
-            r.try_get("request_body")?,
-            r.try_get("response_body")?,
-            r.try_get("upstream_request_body")?,
-            r.try_get("upstream_response_body")?,
-        )
-    } else {
-        (None, None, None, None)
-    };
-    let mut row = RequestLog {
-        id: r.try_get("id")?,
-        request_id: r.try_get("request_id")?,
-        ts: r.try_get("ts")?,
-        method: r.try_get("method")?,
-        path: r.try_get("path")?,
-        client_format: r.try_get("client_format")?,
-        model: r.try_get("model")?,
-        provider: r.try_get("provider")?,
-        connection_id: r.try_get("connection_id")?,
-        upstream_model: r.try_get("upstream_model")?,
-        stream: r.try_get("stream")?,
-        status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
-        latency_ms: r.try_get("latency_ms")?,
-        ttfb_ms: r.try_get("ttfb_ms")?,
-        input_tokens: r.try_get("input_tokens")?,
-        output_tokens: r.try_get("output_tokens")?,
-        cached_tokens: r.try_get("cached_tokens")?,
-        reasoning_tokens: r.try_get("reasoning_tokens")?,
-        cost_usd: r.try_get("cost_usd")?,
-        cache_hit: r.try_get("cache_hit")?,
-        client_ip: r.try_get("client_ip")?,
-        user_agent: r.try_get("user_agent")?,
-        combo: r.try_get("combo")?,
-        api_key_id: r.try_get("api_key_id")?,
-        error: r.try_get("error")?,
-        attempts: r.try_get("attempts")?,
-        attempts_detail: Vec::new(),
-        request_body,
-        response_body,
-        upstream_request_body,
-        upstream_response_body,
-    };
-    if let Some(stored) = r.try_get::<Option<&str>, _>("attempts_detail")? {
-        row.attempts_detail = attempts_of(stored, &row);
-    }
-    Ok(row)
+/// Whether `hay` contains `needle` (ASCII case-insensitive, as SQL `LIKE`).
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    needle.is_empty()
+        || hay
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// `%text%` for LIKE with `\` as the escape character.
-fn like_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+/// Whether a row passes the listing's filters (all but the cursor and the time range, which
+/// the scan applies).
+fn matches(q: &LogQuery, r: &RowRef<'_>) -> bool {
+    let eq =
+        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| got == Some(w));
+    eq(&q.provider, r.provider())
+        && q.model
+            .as_deref()
+            .is_none_or(|m| r.model() == Some(m) || r.upstream_model() == Some(m))
+        && eq(&q.api_key_id, r.api_key_id())
+        && eq(&q.combo, r.combo())
+        && eq(&q.connection_id, r.connection_id())
+        && q.status_min.is_none_or(|s| r.status >= s)
+        && q.status_max.is_none_or(|s| r.status <= s)
+        && q.search
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .is_none_or(|s| {
+                [
+                    r.model(),
+                    r.upstream_model(),
+                    r.error(),
+                    Some(r.request_id()),
+                ]
+                .iter()
+                .flatten()
+                .any(|v| contains_ci(v, s))
+            })
 }
 
 impl Store {
-    /// Write a batch of request-log rows in one transaction (multi-row INSERTs of 64 rows), add
-    /// them to the hourly aggregates (`request_stats`) and add the per-key request counts. Returns the rows' estimated size in bytes (added
-    /// to the running estimate of [`Store::log_bytes`]).
+    /// Write a batch of request-log rows in one transaction (blocks of up to 256 rows, bodies
+    /// apart), add them to the hourly aggregates (`request_stats`) and add the per-key request
+    /// counts. Returns the rows' estimated size in bytes (added to the running estimate of
+    /// [`Store::log_bytes`]).
     pub async fn insert_logs(&self, rows: impl Into<Vec<RequestLog>>) -> Result<i64> {
         self.insert_log_rows(rows.into()).await
     }
@@ -236,109 +184,56 @@ impl Store {
 
     /// The newest row with this request id, bodies included.
     pub async fn get_log(&self, request_id: &str) -> Result<Option<RequestLog>> {
-        let row = sqlx::query(
-            "SELECT * FROM request_logs WHERE request_id = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(request_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| log_from_row(&r, true)).transpose()
+        let db = self.log_db.clone();
+        let request_id = request_id.to_string();
+        blocking(move || db.get_by_request_id(&request_id)).await
     }
 
     /// The row with this id, bodies included.
     pub async fn get_log_by_id(&self, id: i64) -> Result<Option<RequestLog>> {
-        let row = sqlx::query("SELECT * FROM request_logs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| log_from_row(&r, true)).transpose()
+        let db = self.log_db.clone();
+        blocking(move || db.get(id)).await
     }
 
     /// The newest `limit` rows, newest first, without bodies.
     pub async fn recent_logs(&self, limit: i64) -> Result<Vec<RequestLog>> {
-        let sql = format!("SELECT {LIST_COLUMNS} FROM request_logs ORDER BY id DESC LIMIT $1");
-        sqlx::query(&sql)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| log_from_row(r, false))
-            .collect()
+        let db = self.log_db.clone();
+        blocking(move || {
+            let limit = usize::try_from(limit).unwrap_or(0);
+            let mut out = Vec::new();
+            if limit > 0 {
+                db.scan(None, None, None, |r| {
+                    out.push(r.to_log());
+                    out.len() < limit
+                })?;
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// The filtered listing, newest first, without bodies (see [`LogQuery`]).
     pub async fn query_logs(&self, q: &LogQuery) -> Result<Vec<RequestLog>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {LIST_COLUMNS} FROM request_logs WHERE 1 = 1"
-        ));
-        if let Some(id) = q.before_id {
-            qb.push(" AND id < ").push_bind(id);
-        }
-        if let Some(p) = &q.provider {
-            qb.push(" AND provider = ").push_bind(p.clone());
-        }
-        if let Some(m) = &q.model {
-            qb.push(" AND (model = ")
-                .push_bind(m.clone())
-                .push(" OR upstream_model = ")
-                .push_bind(m.clone())
-                .push(")");
-        }
-        if let Some(k) = &q.api_key_id {
-            qb.push(" AND api_key_id = ").push_bind(k.clone());
-        }
-        if let Some(c) = &q.combo {
-            qb.push(" AND combo = ").push_bind(c.clone());
-        }
-        if let Some(c) = &q.connection_id {
-            qb.push(" AND connection_id = ").push_bind(c.clone());
-        }
-        if let Some(s) = q.status_min {
-            qb.push(" AND status >= ").push_bind(i64::from(s));
-        }
-        if let Some(s) = q.status_max {
-            qb.push(" AND status <= ").push_bind(i64::from(s));
-        }
-        if let Some(t) = q.since_ms {
-            qb.push(" AND ts >= ").push_bind(t);
-        }
-        if let Some(t) = q.until_ms {
-            qb.push(" AND ts < ").push_bind(t);
-        }
-        if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
-            let pat = like_pattern(s);
-            qb.push(" AND (");
-            for (i, col) in ["model", "upstream_model", "error", "request_id"]
-                .iter()
-                .enumerate()
-            {
-                if i > 0 {
-                    qb.push(" OR ");
+        let db = self.log_db.clone();
+        let q = q.clone();
+        blocking(move || {
+            let limit = q.limit.unwrap_or(100).clamp(1, 1000) as usize;
+            let mut out = Vec::new();
+            db.scan(q.before_id, q.since_ms, q.until_ms, |r| {
+                if matches(&q, r) {
+                    out.push(r.to_log());
                 }
-                qb.push(*col)
-                    .push(" LIKE ")
-                    .push_bind(pat.clone())
-                    .push(" ESCAPE '\\'");
-            }
-            qb.push(")");
-        }
-        qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(q.limit.unwrap_or(100).clamp(1, 1000));
-        // one statement text per filter combination: not worth a slot in the statement cache
-        qb.build()
-            .persistent(false)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| log_from_row(r, false))
-            .collect()
+                out.len() < limit
+            })?;
+            Ok(out)
+        })
+        .await
     }
 
     /// Rows in the request log.
     pub async fn log_rows(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM request_logs")
-            .fetch_one(&self.pool)
-            .await?)
+        let db = self.log_db.clone();
+        blocking(move || db.rows()).await
     }
 
     /// Estimated stored size of the request log in bytes: the running estimate, counted from
@@ -351,8 +246,8 @@ impl Store {
     /// Apply a retention: delete rows older than `max_age_ms`, then the oldest rows beyond
     /// `max_rows`, then the oldest rows until the estimated size is under `max_bytes` (down to
     /// 15/16 of it, so that the next batches do not prune again at once); and the hourly
-    /// aggregates older than `stats_max_age_ms`. Deletes in short transactions of at most 5000
-    /// rows. Returns the number of log rows deleted.
+    /// aggregates older than `stats_max_age_ms`. Whole blocks go at once; a block the limit cuts
+    /// through is rewritten with the rows it keeps. Returns the number of log rows deleted.
     pub async fn prune_logs(&self, retention: &Retention) -> Result<u64> {
         let (deleted, _) = self.prune_logs_bounded(retention, u64::MAX).await?;
         Ok(deleted)
@@ -373,7 +268,9 @@ impl Store {
 }
 
 /// Run blocking SQLite work off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Invalid(format!("request log task: {e}")))?
