@@ -167,19 +167,7 @@ pub(crate) struct Agg {
 
 impl Agg {
     fn add_row(&mut self, r: &RequestLog) {
-        self.requests += 1;
-        self.errors += i64::from(r.status >= 400);
-        self.input_tokens += r.input_tokens.unwrap_or(0);
-        self.output_tokens += r.output_tokens.unwrap_or(0);
-        self.cached_tokens += r.cached_tokens.unwrap_or(0);
-        self.reasoning_tokens += r.reasoning_tokens.unwrap_or(0);
-        self.cost_usd += r.cost_usd.unwrap_or(0.0);
-        self.latency_sum += r.latency_ms;
-        if let Some(t) = r.ttfb_ms {
-            self.ttft_sum += t;
-            self.ttft_count += 1;
-        }
-        self.last_ts = self.last_ts.max(r.ts);
+        self.add_ref(&RowRef::of(r, r.id, None, None, 0));
     }
 
     fn add_ref(&mut self, r: &RowRef<'_>) {

@@ -2,7 +2,7 @@
 //! [`BLOCK_ROWS`] log rows as one compact blob) instead of one SQLite row, three b-tree entries
 //! and a per-row delete each. Integers are LEB128 varints (signed ones zigzag, ids and times as
 //! deltas from the previous row), and a text field equal to the previous row's is one byte; a
-//! block of typical rows takes ~40 bytes a row. Bodies are not here (`request_log_bodies`).
+//! gateway row in the logging benchmark takes ~65 bytes. Bodies are not here (`request_log_bodies`).
 //! Decoding borrows the text from the blob ([`RowRef`]), so a scan filters without allocating
 //! and only the rows it returns become [`RequestLog`]s.
 

@@ -173,18 +173,7 @@ impl LogDb {
                         p.body_bytes,
                     ));
                     if p.body_bytes > 0 {
-                        let r = p.r;
-                        tx.prepare_cached(INSERT_BODIES)
-                            .and_then(|mut s| {
-                                s.execute(params![
-                                    id,
-                                    r.request_body,
-                                    r.response_body,
-                                    r.upstream_request_body,
-                                    r.upstream_response_body
-                                ])
-                            })
-                            .map_err(db)?;
+                        write_bodies(&tx, id, p.r)?;
                     }
                     id += 1;
                 }
@@ -618,17 +607,7 @@ fn convert_legacy(conn: &mut Connection) -> Result<()> {
                 })
                 .collect();
             for (r, _) in chunk.iter().filter(|(r, _)| body_bytes(r) > 0) {
-                tx.prepare_cached(INSERT_BODIES)
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            r.id,
-                            r.request_body,
-                            r.response_body,
-                            r.upstream_request_body,
-                            r.upstream_response_body
-                        ])
-                    })
-                    .map_err(db)?;
+                write_bodies(&tx, r.id, r)?;
             }
             write_block(&tx, &refs)?;
             chunk.clear();
@@ -680,6 +659,22 @@ fn convert_legacy(conn: &mut Connection) -> Result<()> {
     }
     tx.execute_batch("DROP TABLE request_logs").map_err(db)?;
     tx.commit().map_err(db)?;
+    Ok(())
+}
+
+/// Store a row's bodies under its id.
+fn write_bodies(tx: &Connection, id: i64, r: &RequestLog) -> Result<()> {
+    tx.prepare_cached(INSERT_BODIES)
+        .and_then(|mut s| {
+            s.execute(params![
+                id,
+                r.request_body,
+                r.response_body,
+                r.upstream_request_body,
+                r.upstream_response_body
+            ])
+        })
+        .map_err(db)?;
     Ok(())
 }
 
